@@ -1,0 +1,424 @@
+import ky, { isNetworkError, isTimeoutError, type KyInstance } from 'ky';
+import type { z } from 'zod';
+import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/logger.ts';
+import {
+  ChatwootBusyError,
+  ChatwootError,
+  type ChatwootErrorDetails,
+  ChatwootNetworkError,
+  ChatwootNotFoundError,
+  ChatwootRateLimitedError,
+  ChatwootRejectedError,
+  ChatwootResponseError,
+  ChatwootServerError,
+  ChatwootTimeoutError,
+  ChatwootUnauthorizedError,
+  errorText,
+  unauthorizedReason,
+} from './errors.ts';
+import type { Lane, RequestBudget } from './request-budget.ts';
+import { backoffDelay, DEFAULT_RETRY_POLICY, nextWindowDelay, type RetryPolicy } from './retry-policy.ts';
+import {
+  type ApiInfo,
+  apiInfoSchema,
+  type Contact,
+  type Conversation,
+  contactConversationsSchema,
+  contactSearchSchema,
+  conversationListSchema,
+  conversationSchema,
+  type Inbox,
+  inboxListSchema,
+  type Message,
+  messageListSchema,
+  messageSchema,
+  type Profile,
+  profileSchema,
+  toggleStatusSchema,
+} from './schemas.ts';
+
+export interface ChatwootClientOptions {
+  readonly baseUrl: string;
+  readonly apiAccessToken: string;
+  readonly accountId: number;
+  /** Per-attempt limit; always applies. */
+  readonly timeoutMs: number;
+  readonly budget: RequestBudget;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly fetch?: typeof fetch;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly random?: () => number;
+}
+
+export interface CallOptions {
+  readonly lane: Lane;
+  readonly signal?: AbortSignal | undefined;
+  /** For the interactive lane: give up (ChatwootBusyError) if no answer within this many ms, queueing included. */
+  readonly deadlineMs?: number | undefined;
+  /** Retry retryable failures inside the call. Default: on, except for the interactive lane and for writes that may have been stored. */
+  readonly retry?: boolean;
+}
+
+export interface NewMessage {
+  /** CommonMark; Chatwoot converts it to WhatsApp formatting. */
+  readonly content: string;
+  readonly private?: boolean;
+  /** Stored by Chatwoot as given and returned by every read: where the bridge carries its send id. */
+  readonly contentAttributes?: Readonly<Record<string, unknown>>;
+}
+
+export interface MessageRange {
+  /** Messages with id > after. */
+  readonly after?: number;
+  /** Messages with id < before. */
+  readonly before?: number;
+}
+
+export type ConversationStatusFilter = 'open' | 'resolved' | 'pending' | 'snoozed' | 'all';
+
+/** The Chatwoot REST calls the bridge makes, each response validated; every failure is a ChatwootError. */
+export interface ChatwootClient {
+  readonly accountId: number;
+  apiInfo(options: CallOptions): Promise<ApiInfo>;
+  profile(options: CallOptions): Promise<Profile>;
+  listInboxes(options: CallOptions): Promise<Inbox[]>;
+  getConversation(conversationId: number, options: CallOptions): Promise<Conversation>;
+  /** One page (25) of conversations; `sourceId` filters by the contact's WhatsApp id (in Chatwoot's code since 2.17, not in its spec). */
+  listConversations(
+    filter: { inboxId?: number; sourceId?: string; status?: ConversationStatusFilter; page?: number },
+    options: CallOptions,
+  ): Promise<Conversation[]>;
+  /** One page (15) of contacts matching name, email, phone or identifier. */
+  searchContacts(query: string, page: number, options: CallOptions): Promise<{ contacts: Contact[]; hasMore: boolean }>;
+  /** The contact's latest 20 conversations, all statuses. */
+  listContactConversations(contactId: number, options: CallOptions): Promise<Conversation[]>;
+  createMessage(conversationId: number, message: NewMessage, options: CallOptions): Promise<Message>;
+  /** Chatwoot's paging: none → latest 20; before → 20 older; after → up to 100 newer; both → [after+1, before-1], up to 1000. */
+  listMessages(conversationId: number, range: MessageRange, options: CallOptions): Promise<Message[]>;
+  setConversationStatus(
+    conversationId: number,
+    status: 'open' | 'resolved' | 'pending',
+    options: CallOptions,
+  ): Promise<void>;
+}
+
+interface RequestSpec<S extends z.ZodType> {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly searchParams?: Readonly<Record<string, string | number>>;
+  readonly json?: unknown;
+  readonly schema: S;
+  readonly subject?: string;
+  readonly contactSearch?: boolean;
+}
+
+/** Failures that prove the request never reached Chatwoot, so nothing can have been stored. */
+const NOT_CONNECTED_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+export function createChatwootClient(options: ChatwootClientOptions): ChatwootClient {
+  const { accountId, budget, clock, logger } = options;
+  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  const random = options.random ?? Math.random;
+  const http: KyInstance = ky.create({
+    baseUrl: `${options.baseUrl}/`,
+    headers: { api_access_token: options.apiAccessToken, accept: 'application/json' },
+    timeout: options.timeoutMs,
+    retry: 0,
+    throwHttpErrors: false,
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+  });
+  const account = `api/v1/accounts/${accountId}`;
+
+  const call = async <S extends z.ZodType>(spec: RequestSpec<S>, callOptions: CallOptions): Promise<z.infer<S>> => {
+    const query = toSearchParams(spec.searchParams ?? {}).toString();
+    const endpoint = `/${spec.path}${query === '' ? '' : `?${query}`}`;
+    const details = (extra: Partial<ChatwootErrorDetails> = {}): ChatwootErrorDetails => ({
+      method: spec.method,
+      endpoint,
+      subject: spec.subject,
+      ...extra,
+    });
+    const interactive = callOptions.lane === 'interactive';
+    const deadline = interactive ? (callOptions.deadlineMs ?? 2_500) : undefined;
+    const deadlineSignal = deadline === undefined ? undefined : AbortSignal.timeout(deadline);
+    const signal = anySignal(callOptions.signal, deadlineSignal);
+    const retry = callOptions.retry ?? !interactive;
+    const firstAttemptAt = clock.now();
+
+    for (let attempt = 1; ; attempt += 1) {
+      const startedAt = clock.now();
+      try {
+        const result = await budget.run(callOptions.lane, (taskSignal) => attemptOnce(spec, details, taskSignal), {
+          signal,
+          contactSearch: spec.contactSearch === true,
+        });
+        logger.debug(
+          { method: spec.method, endpoint, lane: callOptions.lane, attempt, ms: clock.now() - startedAt },
+          'chatwoot request ok',
+        );
+        return result;
+      } catch (thrown) {
+        if (deadlineSignal?.aborted === true && callOptions.signal?.aborted !== true) {
+          throw new ChatwootBusyError(deadline ?? 0, details({ cause: thrown }));
+        }
+        if (!(thrown instanceof ChatwootError)) throw thrown;
+        const error = thrown;
+        const now = clock.now();
+        // A write that may have been stored is never repeated here: the caller reconciles first.
+        const mayRetry = retry && error.retryable && !(error.ambiguous && spec.method !== 'GET');
+        const delay =
+          error instanceof ChatwootRateLimitedError
+            ? nextWindowDelay(error.serverTime, now, random)
+            : backoffDelay(attempt, policy, random);
+        const elapsed = now - firstAttemptAt;
+        if (error instanceof ChatwootRateLimitedError && error.scope === 'ip') budget.pauseUntil(now + delay);
+        logger.warn(
+          {
+            err: error,
+            method: spec.method,
+            endpoint,
+            lane: callOptions.lane,
+            attempt,
+            retryInMs: mayRetry ? delay : null,
+          },
+          'chatwoot request failed',
+        );
+        if (!mayRetry || attempt >= policy.maxAttempts || elapsed + delay > policy.maxTotalMs) throw error;
+        await clock.sleep(delay, callOptions.signal);
+      }
+    }
+  };
+
+  const attemptOnce = async <S extends z.ZodType>(
+    spec: RequestSpec<S>,
+    details: (extra?: Partial<ChatwootErrorDetails>) => ChatwootErrorDetails,
+    signal: AbortSignal | undefined,
+  ): Promise<z.infer<S>> => {
+    const isWrite = spec.method !== 'GET';
+    let response: Response;
+    try {
+      response = await http(spec.path, {
+        method: spec.method,
+        ...(spec.searchParams === undefined ? {} : { searchParams: toSearchParams(spec.searchParams) }),
+        ...(spec.json === undefined ? {} : { json: spec.json }),
+        ...(signal === undefined ? {} : { signal }),
+      });
+    } catch (thrown) {
+      throw fromTransportError(thrown, isWrite, options.timeoutMs, details);
+    }
+    let body: unknown;
+    try {
+      const text = await response.text();
+      body = parseBody(text, response.headers.get('content-type'));
+    } catch (thrown) {
+      // The status line arrived, so a 2xx write was stored; only its body is lost.
+      throw fromTransportError(thrown, isWrite, options.timeoutMs, details);
+    }
+    if (!response.ok) throw fromStatus(response, body, isWrite, accountId, details);
+    const parsed = spec.schema.safeParse(body);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
+      throw new ChatwootResponseError(issues, details({ status: response.status }));
+    }
+    return parsed.data;
+  };
+
+  return {
+    accountId,
+    apiInfo: (callOptions) => call({ method: 'GET', path: 'api', schema: apiInfoSchema }, callOptions),
+    profile: (callOptions) => call({ method: 'GET', path: 'api/v1/profile', schema: profileSchema }, callOptions),
+    listInboxes: async (callOptions) =>
+      (
+        await call(
+          { method: 'GET', path: `${account}/inboxes`, schema: inboxListSchema, subject: 'inboxes' },
+          callOptions,
+        )
+      ).payload,
+    getConversation: (conversationId, callOptions) =>
+      call(
+        {
+          method: 'GET',
+          path: `${account}/conversations/${conversationId}`,
+          schema: conversationSchema,
+          subject: `conversation ${conversationId}`,
+        },
+        callOptions,
+      ),
+    listConversations: async (filter, callOptions) => {
+      const searchParams: Record<string, string | number> = { status: filter.status ?? 'all' };
+      if (filter.inboxId !== undefined) searchParams['inbox_id'] = filter.inboxId;
+      if (filter.sourceId !== undefined) searchParams['source_id'] = filter.sourceId;
+      if (filter.page !== undefined && filter.page > 1) searchParams['page'] = filter.page;
+      const result = await call(
+        { method: 'GET', path: `${account}/conversations`, searchParams, schema: conversationListSchema },
+        callOptions,
+      );
+      return result.data.payload;
+    },
+    searchContacts: async (query, page, callOptions) => {
+      const result = await call(
+        {
+          method: 'GET',
+          path: `${account}/contacts/search`,
+          searchParams: page > 1 ? { q: query, page } : { q: query },
+          schema: contactSearchSchema,
+          contactSearch: true,
+        },
+        callOptions,
+      );
+      return { contacts: result.payload, hasMore: result.meta?.has_more ?? result.payload.length >= 15 };
+    },
+    listContactConversations: async (contactId, callOptions) =>
+      (
+        await call(
+          {
+            method: 'GET',
+            path: `${account}/contacts/${contactId}/conversations`,
+            schema: contactConversationsSchema,
+            subject: `contact ${contactId}`,
+          },
+          callOptions,
+        )
+      ).payload,
+    createMessage: (conversationId, message, callOptions) =>
+      call(
+        {
+          method: 'POST',
+          path: `${account}/conversations/${conversationId}/messages`,
+          json: {
+            content: message.content,
+            message_type: 'outgoing',
+            private: message.private ?? false,
+            ...(message.contentAttributes === undefined ? {} : { content_attributes: message.contentAttributes }),
+          },
+          schema: messageSchema,
+          subject: `conversation ${conversationId}`,
+        },
+        callOptions,
+      ),
+    listMessages: async (conversationId, range, callOptions) => {
+      const searchParams: Record<string, number> = {};
+      if (range.after !== undefined) searchParams['after'] = range.after;
+      if (range.before !== undefined) searchParams['before'] = range.before;
+      return (
+        await call(
+          {
+            method: 'GET',
+            path: `${account}/conversations/${conversationId}/messages`,
+            searchParams,
+            schema: messageListSchema,
+            subject: `conversation ${conversationId}`,
+          },
+          callOptions,
+        )
+      ).payload;
+    },
+    setConversationStatus: async (conversationId, status, callOptions) => {
+      await call(
+        {
+          method: 'POST',
+          path: `${account}/conversations/${conversationId}/toggle_status`,
+          json: { status },
+          schema: toggleStatusSchema,
+          subject: `conversation ${conversationId}`,
+        },
+        // Setting a status twice is harmless, so this write may be retried.
+        { ...callOptions, retry: callOptions.retry ?? callOptions.lane !== 'interactive' },
+      );
+    },
+  };
+
+  function fromStatus(
+    response: Response,
+    body: unknown,
+    isWrite: boolean,
+    account: number,
+    details: (extra?: Partial<ChatwootErrorDetails>) => ChatwootErrorDetails,
+  ): ChatwootError {
+    const status = response.status;
+    const withStatus = details({ status });
+    if (status === 401 || status === 403) {
+      const reason = status === 403 ? 'forbidden_action' : unauthorizedReason(body);
+      return new ChatwootUnauthorizedError(reason, account, withStatus);
+    }
+    if (status === 404) return new ChatwootNotFoundError(account, withStatus);
+    if (status === 429) {
+      const date = Date.parse(response.headers.get('date') ?? '');
+      return new ChatwootRateLimitedError(
+        withStatus.endpoint.includes('/contacts/search') ? 'contact_search' : 'ip',
+        Number.isNaN(date) ? undefined : date,
+        withStatus,
+      );
+    }
+    const text = errorText(body);
+    if (status === 422 && text?.includes('Too many messages') === true) {
+      return new ChatwootRateLimitedError('conversation', undefined, withStatus);
+    }
+    // Any 5xx on a write may come after the message was stored (a proxy timing out, a failing render).
+    if (status >= 500) return new ChatwootServerError(isWrite, withStatus);
+    return new ChatwootRejectedError(text ?? `HTTP ${status}`, withStatus);
+  }
+}
+
+function fromTransportError(
+  thrown: unknown,
+  isWrite: boolean,
+  timeoutMs: number,
+  details: (extra?: Partial<ChatwootErrorDetails>) => ChatwootErrorDetails,
+): unknown {
+  if (isTimeoutError(thrown)) return new ChatwootTimeoutError(timeoutMs, details({ cause: thrown }));
+  if (thrown instanceof DOMException && (thrown.name === 'AbortError' || thrown.name === 'TimeoutError')) return thrown;
+  const code = networkCode(thrown);
+  if (isNetworkError(thrown) || code !== undefined || thrown instanceof TypeError) {
+    const connected = code === undefined || !NOT_CONNECTED_CODES.has(code);
+    return new ChatwootNetworkError(code, isWrite && connected, details({ cause: thrown }));
+  }
+  return thrown;
+}
+
+/** The first `code` in an error's cause chain (undici puts ECONNRESET and friends there). */
+function networkCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function parseBody(text: string, contentType: string | null): unknown {
+  if (text === '') return undefined;
+  if (contentType?.includes('json') === true) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+function toSearchParams(params: Readonly<Record<string, string | number>>): URLSearchParams {
+  return new URLSearchParams(Object.entries(params).map(([key, value]): [string, string] => [key, String(value)]));
+}
+
+function anySignal(...signals: Array<AbortSignal | undefined>): AbortSignal | undefined {
+  const present = signals.filter((signal) => signal !== undefined);
+  if (present.length === 0) return undefined;
+  return present.length === 1 ? present[0] : AbortSignal.any(present);
+}
