@@ -65,8 +65,8 @@ describe('SQLite store on disk', () => {
     expect(rows.map((row) => row['key'])).toEqual(['outbox:job:1', 'outbox:job:2']);
     expect(JSON.parse(String(rows[0]?.['value']))).toEqual({ value: { to: '+441234' } });
     const second: unknown = JSON.parse(String(rows[1]?.['value']));
-    // Keyv escapes strings that start with ":" by doubling the colon.
-    expect(second).toMatchObject({ value: { to: '::x' } });
+    // Plain JSON in Keyv's envelope (native JSON; Keyv's default serializer would write '::x' here).
+    expect(second).toMatchObject({ value: { to: ':x' } });
     const expires = (second as { expires: number }).expires;
     expect(expires).toBeGreaterThanOrEqual(before + 60_000);
     expect(expires).toBeLessThanOrEqual(Date.now() + 60_000);
