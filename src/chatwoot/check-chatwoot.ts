@@ -6,7 +6,10 @@ import { ChatwootError } from './errors.ts';
 /** Chatwoot releases that changed what the bridge relies on (first tag with the feature). */
 const FEATURES: ReadonlyArray<{ since: string; what: string }> = [
   { since: '2.17.0', what: 'phone lookups by WhatsApp id (older versions fall back to a slower contact search)' },
-  { since: '4.1.0', what: 'the 24-hour window flag `can_reply` (older versions: the bridge reads message history instead)' },
+  {
+    since: '4.1.0',
+    what: 'the 24-hour window flag `can_reply` (older versions: the bridge reads message history instead)',
+  },
   { since: '4.11.2', what: 'signed webhooks (older ones send unsigned webhooks, which the bridge will not trust)' },
 ];
 
@@ -118,7 +121,9 @@ export async function checkChatwoot(
       ok: true,
       label: 'WhatsApp inbox',
       detail: `inbox ${inbox.id} "${inbox.name}"${inbox.phone_number === undefined ? '' : ` (${inbox.phone_number})`}, ${
-        inbox.channel === 'twilio_whatsapp' ? 'Twilio WhatsApp' : `WhatsApp ${inbox.provider === 'default' ? '360dialog' : 'Cloud API'}`
+        inbox.channel === 'twilio_whatsapp'
+          ? 'Twilio WhatsApp'
+          : `WhatsApp ${inbox.provider === 'default' ? '360dialog' : 'Cloud API'}`
       }${inbox.lock_to_single_conversation ? ', one conversation per contact' : ''}`,
     });
   } catch (error) {

@@ -70,9 +70,9 @@ export interface NewMessage {
 }
 
 export interface MessageRange {
-  /** Messages with id > after. */
+  /** Alone: up to 100 messages newer than this id. With `before`: the range starts at this id (inclusive). */
   readonly after?: number;
-  /** Messages with id < before. */
+  /** Messages with a smaller id. */
   readonly before?: number;
 }
 
@@ -95,7 +95,7 @@ export interface ChatwootClient {
   /** The contact's latest 20 conversations, all statuses. */
   listContactConversations(contactId: number, options: CallOptions): Promise<Conversation[]>;
   createMessage(conversationId: number, message: NewMessage, options: CallOptions): Promise<Message>;
-  /** Chatwoot's paging: none → latest 20; before → 20 older; after → up to 100 newer; both → [after+1, before-1], up to 1000. */
+  /** Chatwoot's paging: none → latest 20; before → 20 older; after → up to 100 newer; both → ids in [after, before), up to 1000. */
   listMessages(conversationId: number, range: MessageRange, options: CallOptions): Promise<Message[]>;
   setConversationStatus(
     conversationId: number,
@@ -144,8 +144,7 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
   const account = `api/v1/accounts/${accountId}`;
 
   const call = async <S extends z.ZodType>(spec: RequestSpec<S>, callOptions: CallOptions): Promise<z.infer<S>> => {
-    const query = toSearchParams(spec.searchParams ?? {}).toString();
-    const endpoint = `/${spec.path}${query === '' ? '' : `?${query}`}`;
+    const endpoint = describeEndpoint(spec.path, spec.searchParams ?? {});
     const details = (extra: Partial<ChatwootErrorDetails> = {}): ChatwootErrorDetails => ({
       method: spec.method,
       endpoint,
@@ -411,6 +410,18 @@ function parseBody(text: string, contentType: string | null): unknown {
     }
   }
   return text;
+}
+
+/** Query values that may be a phone number, a name or an email: kept out of logs and error messages. */
+const PERSONAL_PARAMS = new Set(['q', 'source_id']);
+
+/** The request as logs and errors show it: path and query, personal values redacted (the token is a header). */
+function describeEndpoint(path: string, params: Readonly<Record<string, string | number>>): string {
+  const shown = Object.fromEntries(
+    Object.entries(params).map(([key, value]) => [key, PERSONAL_PARAMS.has(key) ? '***' : value]),
+  );
+  const query = toSearchParams(shown).toString();
+  return `/${path}${query === '' ? '' : `?${query.replaceAll('%2A', '*')}`}`;
 }
 
 function toSearchParams(params: Readonly<Record<string, string | number>>): URLSearchParams {

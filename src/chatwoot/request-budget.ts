@@ -7,13 +7,15 @@ import type { Logger } from '../shared/logger.ts';
  * - `interactive`: a person in Slack is waiting (an ack, a modal suggestion). Highest priority, a deadline, and a
  *   concurrency slot no bulk work may take, so it never queues behind sends.
  * - `send`: delivering messages.
- * - `background`: status re-reads and housekeeping. Uses what sends leave over, but a task that has waited
- *   `agingMs` moves ahead of sends so status never starves under a long burst.
+ * - `background`: status re-reads and housekeeping. Runs when sends have been quiet for a moment, and a task that
+ *   has waited `agingMs` goes ahead of sends so status never starves during a long burst.
  */
 export type Lane = 'interactive' | 'send' | 'background';
 
 const PRIORITY: Record<Lane, number> = { interactive: 30, send: 20, background: 10 };
 const AGED_PRIORITY = 25;
+/** A send finished this recently still counts as a busy send lane (the next one is usually on its way). */
+const QUIET_MS = 250;
 
 export interface RequestBudgetOptions {
   /** Global requests per minute towards Chatwoot (shared by every lane). */
@@ -74,7 +76,11 @@ export function createRequestBudget(options: RequestBudgetOptions): RequestBudge
   let started = 0;
   let pausedUntil: number | undefined;
   let resume: AbortController | undefined;
-  let nextId = 0;
+  /** Send requests waiting or in flight, and when the last one finished: the send lane is busy while either is recent. */
+  let sendsPending = 0;
+  let lastSendActivity = Number.NEGATIVE_INFINITY;
+  const held: Array<{ since: number; release: (priority: number) => void; reject: (reason: unknown) => void }> = [];
+  let gate: NodeJS.Timeout | undefined;
 
   const run = <T>(
     lane: Lane,
@@ -98,9 +104,15 @@ export function createRequestBudget(options: RequestBudgetOptions): RequestBudge
     const toGlobal = (priority: number): Promise<T> => global.add(begin, { priority, signal });
     const gated = (): Promise<T> =>
       lane === 'interactive' ? toGlobal(PRIORITY.interactive) : throughBulk(lane, toGlobal, signal);
+    if (lane === 'send') sendsPending += 1;
     const task = runOptions.contactSearch === true ? search.add(gated, { signal }) : gated();
     return task.finally(() => {
       if (!begun) waiting[lane] -= 1;
+      if (lane === 'send') {
+        sendsPending -= 1;
+        lastSendActivity = clock.now();
+        if (sendsPending === 0 && held.length > 0) checkHeld();
+      }
     });
   };
 
@@ -110,27 +122,47 @@ export function createRequestBudget(options: RequestBudgetOptions): RequestBudge
     toGlobal: (priority: number) => Promise<T>,
     signal: AbortSignal | undefined,
   ): Promise<T> => {
-    const id = `${lane}-${nextId++}`;
-    let priority = PRIORITY[lane];
-    const aging =
-      lane === 'background'
-        ? setTimeout(() => {
-            priority = AGED_PRIORITY;
-            try {
-              bulk.setPriority(id, AGED_PRIORITY);
-            } catch {
-              // Already started: nothing to bump.
-            }
-          }, agingMs)
-        : undefined;
-    aging?.unref();
-    return bulk.add(
-      () => {
-        clearTimeout(aging);
-        return toGlobal(priority);
-      },
-      { priority, id, signal },
-    );
+    if (lane === 'send') return bulk.add(() => toGlobal(PRIORITY.send), { priority: PRIORITY.send, signal });
+    return whenQuiet(signal).then((priority) => bulk.add(() => toGlobal(priority), { priority, signal }));
+  };
+
+  /**
+   * Background work waits until sends have been quiet for a moment (not merely until none is queued this instant:
+   * between two sends of one conversation there is a short gap it would otherwise take), or until it has waited
+   * `agingMs`, when it goes ahead of sends so status never starves during a long burst.
+   */
+  const whenQuiet = (signal: AbortSignal | undefined): Promise<number> =>
+    new Promise<number>((release, reject) => {
+      const entry = { since: clock.now(), release, reject };
+      held.push(entry);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const index = held.indexOf(entry);
+          if (index === -1) return;
+          held.splice(index, 1);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+      checkHeld();
+    });
+
+  const checkHeld = (): void => {
+    if (gate !== undefined) clearTimeout(gate);
+    gate = undefined;
+    const now = clock.now();
+    const quiet = sendsPending === 0 && now - lastSendActivity >= QUIET_MS;
+    for (const entry of [...held]) {
+      const aged = now - entry.since >= agingMs;
+      if (!quiet && !aged) continue;
+      held.splice(held.indexOf(entry), 1);
+      entry.release(aged ? AGED_PRIORITY : PRIORITY.background);
+    }
+    if (held.length > 0) {
+      gate = setTimeout(checkHeld, QUIET_MS / 2);
+      gate.unref();
+    }
   };
 
   const pauseUntil = (until: number): void => {
@@ -163,6 +195,8 @@ export function createRequestBudget(options: RequestBudgetOptions): RequestBudge
       await Promise.all([search.onIdle(), bulk.onIdle(), global.onIdle()]);
     },
     clear: () => {
+      for (const entry of held.splice(0))
+        entry.reject(new DOMException('The request budget was cleared.', 'AbortError'));
       search.clear();
       bulk.clear();
       global.clear();

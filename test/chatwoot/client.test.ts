@@ -109,7 +109,10 @@ describe('requests', () => {
 
   test('asks for a range of messages with after and before', async () => {
     const { client, api } = setup();
-    api.get(messagesPath).query({ after: '4820', before: '4830' }).reply(200, { meta: {}, payload: [messageJson({ id: 4821 })] });
+    api
+      .get(messagesPath)
+      .query({ after: '4820', before: '4830' })
+      .reply(200, { meta: {}, payload: [messageJson({ id: 4821 })] });
     const messages = await client.listMessages(57, { after: 4820, before: 4830 }, send);
     expect(messages.map((message) => message.id)).toEqual([4821]);
   });
@@ -117,23 +120,34 @@ describe('requests', () => {
 
 describe('errors', () => {
   const unauthorized = [
-    { body: { errors: ['You need to sign in or sign up before continuing.'] }, reason: 'missing_token', advice: /underscores_in_headers/ },
+    {
+      body: { errors: ['You need to sign in or sign up before continuing.'] },
+      reason: 'missing_token',
+      advice: /underscores_in_headers/,
+    },
     { body: { error: 'Invalid Access Token' }, reason: 'invalid_token', advice: /Profile settings → Access token/ },
     { body: { error: 'Access to this endpoint is not authorized for bots' }, reason: 'bot_token', advice: /Agent Bot/ },
-    { body: { error: 'You are not authorized to access this account' }, reason: 'not_in_account', advice: /CHATWOOT_ACCOUNT_ID/ },
+    {
+      body: { error: 'You are not authorized to access this account' },
+      reason: 'not_in_account',
+      advice: /CHATWOOT_ACCOUNT_ID/,
+    },
     { body: { error: 'You are not authorized to do this action' }, reason: 'forbidden_action', advice: /inbox/ },
     { body: { error: 'Account is suspended' }, reason: 'account_suspended', advice: /suspended/ },
   ] as const;
 
-  test.each(unauthorized)('explains a 401 caused by $reason and does not retry it', async ({ body, reason, advice }) => {
-    const { client, api } = setup();
-    api.get(conversationPath).once().reply(401, body);
-    const error = await failure(client.getConversation(57, send));
-    expect(error).toBeInstanceOf(ChatwootUnauthorizedError);
-    expect((error as ChatwootUnauthorizedError).reason).toBe(reason);
-    expect(error.advice).toMatch(advice);
-    expect(error.message).toContain('401 GET /api/v1/accounts/1/conversations/57');
-  });
+  test.each(unauthorized)(
+    'explains a 401 caused by $reason and does not retry it',
+    async ({ body, reason, advice }) => {
+      const { client, api } = setup();
+      api.get(conversationPath).once().reply(401, body);
+      const error = await failure(client.getConversation(57, send));
+      expect(error).toBeInstanceOf(ChatwootUnauthorizedError);
+      expect((error as ChatwootUnauthorizedError).reason).toBe(reason);
+      expect(error.advice).toMatch(advice);
+      expect(error.message).toContain('401 GET /api/v1/accounts/1/conversations/57');
+    },
+  );
 
   test('names the missing conversation and account on a 404, without retrying', async () => {
     const { client, api } = setup();
@@ -145,7 +159,10 @@ describe('errors', () => {
 
   test("passes Chatwoot's own 422 message on, without retrying", async () => {
     const { client, api } = setup();
-    api.post(messagesPath).once().reply(422, { error: 'Validation failed: Content is too long (maximum is 150000 characters)' });
+    api
+      .post(messagesPath)
+      .once()
+      .reply(422, { error: 'Validation failed: Content is too long (maximum is 150000 characters)' });
     const error = await failure(client.createMessage(57, { content: 'x' }, send));
     expect(error).toBeInstanceOf(ChatwootRejectedError);
     expect((error as ChatwootRejectedError).chatwootMessage).toBe(
@@ -275,7 +292,9 @@ describe('retries', () => {
       const error = await failure(client.createMessage(57, { content: 'x' }, send));
       expect(error).toBeInstanceOf(ChatwootTimeoutError);
       expect(error.ambiguous).toBe(true);
-      expect(error.message).toMatch(/^Chatwoot did not answer within 150 ms \(POST \/api\/v1\/accounts\/1\/conversations\/57\/messages\)/);
+      expect(error.message).toMatch(
+        /^Chatwoot did not answer within 150 ms \(POST \/api\/v1\/accounts\/1\/conversations\/57\/messages\)/,
+      );
     } finally {
       silent.closeAllConnections();
       await new Promise((resolveClose) => silent.close(resolveClose));
@@ -284,7 +303,11 @@ describe('retries', () => {
 
   test('gives an interactive request up at its deadline instead of queueing or retrying', async () => {
     const { client, api } = setup({ timeoutMs: 5_000 });
-    api.get(conversationPath).once().delay(1_000).reply(200, conversationJson({ id: 57 }));
+    api
+      .get(conversationPath)
+      .once()
+      .delay(1_000)
+      .reply(200, conversationJson({ id: 57 }));
     const started = Date.now();
     const error = await failure(client.getConversation(57, { lane: 'interactive', deadlineMs: 150 }));
     expect(error).toBeInstanceOf(ChatwootBusyError);
@@ -295,7 +318,11 @@ describe('retries', () => {
 describe('logging', () => {
   test('logs requests and failures without the token', async () => {
     const { client, api, log } = setup();
-    api.get(conversationPath).reply(500, { error: 'x' }).get(conversationPath).reply(200, conversationJson({ id: 57 }));
+    api
+      .get(conversationPath)
+      .reply(500, { error: 'x' })
+      .get(conversationPath)
+      .reply(200, conversationJson({ id: 57 }));
     await client.getConversation(57, send);
     expect(log.text()).not.toContain(TOKEN);
     expect(log.lines().map((entry) => entry['msg'])).toEqual(['chatwoot request failed', 'chatwoot request ok']);

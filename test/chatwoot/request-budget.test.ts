@@ -4,7 +4,12 @@ import { createRequestBudget, type Lane } from '../../src/chatwoot/request-budge
 import { systemClock } from '../../src/shared/clock.ts';
 import { createLogSink } from '../helpers/log-sink.ts';
 
-function budget(options: { perMinute?: number; concurrency?: number; agingMs?: number; contactSearchPerMinute?: number }) {
+function budget(options: {
+  perMinute?: number;
+  concurrency?: number;
+  agingMs?: number;
+  contactSearchPerMinute?: number;
+}) {
   return createRequestBudget({
     requestsPerMinute: options.perMinute ?? 60_000,
     concurrency: options.concurrency ?? 4,
@@ -19,12 +24,14 @@ function budget(options: { perMinute?: number; concurrency?: number; agingMs?: n
 function recorder() {
   const order: string[] = [];
   const starts: number[] = [];
-  const request = (name: string, ms = 0) => async () => {
-    order.push(name);
-    starts.push(Date.now());
-    await delay(ms);
-    return name;
-  };
+  const request =
+    (name: string, ms = 0) =>
+    async () => {
+      order.push(name);
+      starts.push(Date.now());
+      await delay(ms);
+      return name;
+    };
   return { order, starts, request };
 }
 
@@ -70,6 +77,22 @@ describe('request budget', () => {
     await Promise.all([...first, background, ...later]);
     expect(order.indexOf('status')).toBeLessThan(order.indexOf('later5'));
     expect(order.indexOf('status')).toBeGreaterThan(0);
+  });
+
+  test('holds background work while sends are waiting, even in the gaps between them', async () => {
+    const gate = budget({ concurrency: 2, agingMs: 60_000 });
+    const { order, request } = recorder();
+    // A conversation's sends come one after another, each a moment after the last finished.
+    const sends = (async () => {
+      for (let index = 0; index < 5; index += 1) {
+        await gate.run('send', request(`send${index}`, 10));
+        await delay(5);
+      }
+    })();
+    await delay(2);
+    const status = gate.run('background', request('status'));
+    await Promise.all([sends, status]);
+    expect(order.at(-1)).toBe('status');
   });
 
   test('drops a waiting request whose caller gave up, without ever running it', async () => {
