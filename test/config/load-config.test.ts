@@ -48,7 +48,10 @@ describe('loadConfig', () => {
     if (!result.ok) throw new Error('expected ok');
     expect(result.config.chatwoot.baseUrl).toBe('http://chatwoot.internal:3000/chatwoot');
     expect(result.config.chatwoot.publicUrl).toBe('https://support.example.com');
-    expect(result.config.chatwoot.linkOrigins).toEqual(['https://support.example.com', 'http://chatwoot.internal:3000']);
+    expect(result.config.chatwoot.linkOrigins).toEqual([
+      'https://support.example.com',
+      'http://chatwoot.internal:3000',
+    ]);
     expect(result.warnings[0]).toMatch(/unencrypted/);
   });
 

@@ -14,7 +14,8 @@ export interface FakeClock extends Clock {
 export function createFakeClock(options: { start?: number; autoAdvance?: boolean } = {}): FakeClock {
   let now = options.start ?? Date.UTC(2026, 10, 26, 12, 0, 10);
   const sleeps: number[] = [];
-  const waiting: Array<{ at: number; resolve: () => void; reject: (reason: unknown) => void; signal?: AbortSignal }> = [];
+  const waiting: Array<{ at: number; resolve: () => void; reject: (reason: unknown) => void; signal?: AbortSignal }> =
+    [];
 
   const release = () => {
     for (const entry of [...waiting]) {

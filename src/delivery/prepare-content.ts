@@ -1,0 +1,45 @@
+import { prepareText } from '../compose/prepare-text.ts';
+import { TEXT_LIMIT, type WhatsAppChannel } from '../conversations/inbox-directory.ts';
+import type { Failure, SendContent } from './send-record.ts';
+
+/** Long text is split into at most this many messages; longer text is refused rather than truncated. */
+export const MAX_PARTS = 10;
+
+export type PreparedContent =
+  | { readonly ok: true; readonly parts: ReadonlyArray<{ readonly content: string; readonly length: number }> }
+  | { readonly ok: false; readonly failure: Omit<Failure, 'at'> };
+
+/** Turns a send's content into the messages to post, for the conversation's channel. */
+export type PrepareContent = (content: SendContent, channel: WhatsAppChannel) => PreparedContent;
+
+export const prepareContent: PrepareContent = (content, channel) => {
+  if (content.kind !== 'text') {
+    return {
+      ok: false,
+      failure: {
+        code: 'unsupported_content',
+        message: `Sending a ${content.kind} is not supported by this version of the bridge.`,
+        advice: 'Send text instead, or update the bridge.',
+        retryable: false,
+      },
+    };
+  }
+  const names = content.names ?? {};
+  const prepared = prepareText(content.text, {
+    maxLength: TEXT_LIMIT[channel],
+    maxParts: MAX_PARTS,
+    names: { user: (id) => names[id], channel: (id) => names[id], usergroup: (id) => names[id] },
+  });
+  if (!prepared.ok) {
+    return {
+      ok: false,
+      failure: {
+        code: prepared.code === 'empty' ? 'text_empty' : 'text_too_long',
+        message: prepared.message,
+        advice: prepared.code === 'empty' ? 'Write the message text after the conversation.' : '',
+        retryable: false,
+      },
+    };
+  }
+  return { ok: true, parts: prepared.parts.map((part) => ({ content: part.content, length: part.length })) };
+};
