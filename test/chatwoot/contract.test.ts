@@ -8,7 +8,7 @@ import { type FakeChatwoot, type RecordedRequest, startFakeChatwoot } from '../f
 import { createLogSink } from '../helpers/log-sink.ts';
 
 /**
- * Every request the client can make, checked against Chatwoot's official OpenAPI spec (shared/chatwoot/swagger.json):
+ * Every request the client can make, checked against Chatwoot's official OpenAPI spec (test/fixtures/chatwoot, see SOURCE.md):
  * the path and method exist, each query parameter and body field is declared, and enum values are allowed. Facts the
  * spec leaves out but Chatwoot's code has (shared/reference/chatwoot.md) are listed here, each with its source.
  */
@@ -33,7 +33,7 @@ interface Spec {
 }
 
 const spec = JSON.parse(
-  readFileSync(new URL('../../../shared/chatwoot/swagger.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/chatwoot/swagger.json', import.meta.url), 'utf8'),
 ) as Spec;
 
 /** Outside the spec, from Chatwoot's code. */
