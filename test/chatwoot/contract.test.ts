@@ -32,9 +32,7 @@ interface Spec {
   components: { parameters: Record<string, Parameter>; schemas: Record<string, SchemaObject> };
 }
 
-const spec = JSON.parse(
-  readFileSync(new URL('../fixtures/chatwoot/swagger.json', import.meta.url), 'utf8'),
-) as Spec;
+const spec = JSON.parse(readFileSync(new URL('../fixtures/chatwoot/swagger.json', import.meta.url), 'utf8')) as Spec;
 
 /** Outside the spec, from Chatwoot's code. */
 const NOT_IN_SPEC: Record<string, { reason: string; query?: string[] }> = {
