@@ -272,8 +272,8 @@ describe('retries', () => {
     expect(error.ambiguous).toBe(false);
   });
 
-  test('times out a request that does not answer, marking a post ambiguous', async () => {
-    // A real socket that accepts the request and never answers (nock's delay does not honour fetch's abort).
+  /** A real socket that accepts requests and never answers (nock's delay does not honour fetch's abort). */
+  async function silentChatwoot(timeoutMs: number) {
     const silent = createServer(() => undefined);
     await new Promise<void>((resolveListen) => silent.listen(0, '127.0.0.1', resolveListen));
     const { port } = silent.address() as AddressInfo;
@@ -283,11 +283,20 @@ describe('retries', () => {
       baseUrl: `http://127.0.0.1:${port}`,
       apiAccessToken: TOKEN,
       accountId: 1,
-      timeoutMs: 150,
+      timeoutMs,
       budget: createRequestBudget({ requestsPerMinute: 60_000, concurrency: 4, clock, logger: log.logger }),
       clock,
       logger: log.logger,
     });
+    const close = async () => {
+      silent.closeAllConnections();
+      await new Promise((resolveClose) => silent.close(resolveClose));
+    };
+    return { client, close };
+  }
+
+  test('times out a request that does not answer, marking a post ambiguous', async () => {
+    const { client, close } = await silentChatwoot(150);
     try {
       const error = await failure(client.createMessage(57, { content: 'x' }, send));
       expect(error).toBeInstanceOf(ChatwootTimeoutError);
@@ -296,22 +305,20 @@ describe('retries', () => {
         /^Chatwoot did not answer within 150 ms \(POST \/api\/v1\/accounts\/1\/conversations\/57\/messages\)/,
       );
     } finally {
-      silent.closeAllConnections();
-      await new Promise((resolveClose) => silent.close(resolveClose));
+      await close();
     }
   });
 
   test('gives an interactive request up at its deadline instead of queueing or retrying', async () => {
-    const { client, api } = setup({ timeoutMs: 5_000 });
-    api
-      .get(conversationPath)
-      .once()
-      .delay(1_000)
-      .reply(200, conversationJson({ id: 57 }));
-    const started = Date.now();
-    const error = await failure(client.getConversation(57, { lane: 'interactive', deadlineMs: 150 }));
-    expect(error).toBeInstanceOf(ChatwootBusyError);
-    expect(Date.now() - started).toBeLessThan(900);
+    const { client, close } = await silentChatwoot(5_000);
+    try {
+      const started = Date.now();
+      const error = await failure(client.getConversation(57, { lane: 'interactive', deadlineMs: 150 }));
+      expect(error).toBeInstanceOf(ChatwootBusyError);
+      expect(Date.now() - started).toBeLessThan(900);
+    } finally {
+      await close();
+    }
   });
 });
 
