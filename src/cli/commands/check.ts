@@ -1,4 +1,3 @@
-import { createBridge } from '../../bridge.ts';
 import { type CheckStep, checkChatwoot } from '../../chatwoot/check-chatwoot.ts';
 import type { Config } from '../../config/load-config.ts';
 import type { Logger } from '../../shared/logger.ts';
@@ -6,6 +5,7 @@ import { openStore } from '../../store/open-store.ts';
 import { describeStoreUrl } from '../../store/store-url.ts';
 import { type CliIo, line } from '../cli-io.ts';
 import { EXIT, type ExitCode, exitCodeFor } from '../exit-codes.ts';
+import { withScratchBridge } from '../scratch-bridge.ts';
 
 const DEADLINE_MS = 15_000;
 
@@ -21,29 +21,15 @@ export async function checkCommand(
 ): Promise<ExitCode> {
   const steps: CheckStep[] = [{ ok: true, label: 'Configuration', detail: 'all variables valid' }];
   const warnings = [...options.warnings];
-  const scratch = await openStore('memory://', { logger, clock: io.clock });
-  const bridge = createBridge({
-    config,
-    store: scratch,
-    clock: io.clock,
-    logger,
-    ...(io.fetch === undefined ? {} : { fetch: io.fetch }),
-  });
-  let version: string | undefined;
-  let role: string | undefined;
-  try {
-    const chatwoot = await checkChatwoot(
+  const chatwoot = await withScratchBridge(config, io, logger, (bridge) =>
+    checkChatwoot(
       { client: bridge.client, inboxes: bridge.inboxes, baseUrl: config.chatwoot.baseUrl },
       { lane: 'interactive', deadlineMs: DEADLINE_MS },
-    );
-    steps.push(...chatwoot.steps);
-    warnings.push(...chatwoot.warnings);
-    version = chatwoot.version;
-    role = chatwoot.role;
-  } finally {
-    await bridge.stop(1_000);
-    await scratch.close();
-  }
+    ),
+  );
+  steps.push(...chatwoot.steps);
+  warnings.push(...chatwoot.warnings);
+  const { version, role } = chatwoot;
   const storeLabel = describeStoreUrl(config.storeUrl);
   try {
     const store = await openStore(config.storeUrl, { logger, clock: io.clock });

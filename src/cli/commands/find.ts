@@ -1,4 +1,3 @@
-import { createBridge } from '../../bridge.ts';
 import { ChatwootError } from '../../chatwoot/errors.ts';
 import type { Conversation } from '../../chatwoot/schemas.ts';
 import type { Config } from '../../config/load-config.ts';
@@ -6,9 +5,9 @@ import { whatsappChannelOf } from '../../conversations/inbox-directory.ts';
 import { parseReference } from '../../conversations/reference/parse-reference.ts';
 import { maskPhone } from '../../conversations/reference/phone.ts';
 import type { Logger } from '../../shared/logger.ts';
-import { openStore } from '../../store/open-store.ts';
 import { type CliIo, line } from '../cli-io.ts';
 import { EXIT, type ExitCode, exitCodeFor } from '../exit-codes.ts';
+import { withScratchBridge } from '../scratch-bridge.ts';
 
 /** Contacts listed at most; Chatwoot returns 15 a page, and each needs one more request for its conversations. */
 const MAX_CONTACTS = 10;
@@ -39,74 +38,65 @@ export async function findCommand(options: FindOptions, config: Config, io: CliI
     return EXIT.usage;
   }
   const searchFor = phone?.ok === true && phone.value.kind === 'phone' ? phone.value.e164 : query;
-  const store = await openStore('memory://', { logger, clock: io.clock });
-  const bridge = createBridge({
-    config,
-    store,
-    clock: io.clock,
-    logger,
-    ...(io.fetch === undefined ? {} : { fetch: io.fetch }),
-  });
   const call = { lane: 'interactive', deadlineMs: DEADLINE_MS } as const;
   const showPhone = (value: string | undefined) =>
     value === undefined ? undefined : options.fullNumbers ? value : maskPhone(value);
   try {
-    const { contacts, hasMore } = await bridge.client.searchContacts(searchFor, 1, call);
-    const inboxes = await bridge.client.listInboxes(call);
-    const whatsappInboxes = new Map(
-      inboxes.filter((inbox) => whatsappChannelOf(inbox) !== undefined).map((inbox) => [inbox.id, inbox]),
-    );
-    const results = [];
-    for (const contact of contacts.slice(0, MAX_CONTACTS)) {
-      const conversations: Conversation[] = await bridge.client.listContactConversations(contact.id, call);
-      results.push({
-        id: contact.id,
-        name: contact.name,
-        phone: showPhone(contact.phone_number),
-        email: contact.email,
-        conversations: conversations
-          .filter((conversation) => whatsappInboxes.has(conversation.inbox_id))
-          .map((conversation) => ({
-            id: conversation.id,
-            status: conversation.status,
-            inbox: whatsappInboxes.get(conversation.inbox_id)?.name,
-            windowOpen: conversation.can_reply,
-            url: `${config.chatwoot.publicUrl}/app/accounts/${config.chatwoot.accountId}/conversations/${conversation.id}`,
-          })),
-      });
-    }
-    const more = hasMore || contacts.length > MAX_CONTACTS;
-    if (options.json) {
-      line(
-        io.stdout,
-        JSON.stringify({ query: searchFor === query ? query : showPhone(searchFor), contacts: results, more }),
+    return await withScratchBridge(config, io, logger, async (bridge) => {
+      const { contacts, hasMore } = await bridge.client.searchContacts(searchFor, 1, call);
+      const inboxes = await bridge.client.listInboxes(call);
+      const whatsappInboxes = new Map(
+        inboxes.filter((inbox) => whatsappChannelOf(inbox) !== undefined).map((inbox) => [inbox.id, inbox]),
       );
-      return results.length === 0 ? EXIT.notFound : EXIT.ok;
-    }
-    if (results.length === 0) {
-      line(io.stderr, `No contact matches "${searchFor === query ? query : showPhone(searchFor)}".`);
-      return EXIT.notFound;
-    }
-    for (const contact of results) {
-      line(io.stdout, [contact.name ?? '(no name)', contact.phone, contact.email].filter(Boolean).join('  '));
-      if (contact.conversations.length === 0) line(io.stdout, '    no WhatsApp conversation');
-      for (const conversation of contact.conversations) {
-        const window =
-          conversation.windowOpen === undefined ? '' : conversation.windowOpen ? 'window open' : 'window closed';
+      const results = [];
+      for (const contact of contacts.slice(0, MAX_CONTACTS)) {
+        const conversations: Conversation[] = await bridge.client.listContactConversations(contact.id, call);
+        results.push({
+          id: contact.id,
+          name: contact.name,
+          phone: showPhone(contact.phone_number),
+          email: contact.email,
+          conversations: conversations
+            .filter((conversation) => whatsappInboxes.has(conversation.inbox_id))
+            .map((conversation) => ({
+              id: conversation.id,
+              status: conversation.status,
+              inbox: whatsappInboxes.get(conversation.inbox_id)?.name,
+              windowOpen: conversation.can_reply,
+              url: `${config.chatwoot.publicUrl}/app/accounts/${config.chatwoot.accountId}/conversations/${conversation.id}`,
+            })),
+        });
+      }
+      const more = hasMore || contacts.length > MAX_CONTACTS;
+      if (options.json) {
         line(
           io.stdout,
-          `    #${conversation.id}  ${conversation.status.padEnd(8)}  ${window.padEnd(13)}  ${conversation.inbox ?? ''}`.trimEnd(),
+          JSON.stringify({ query: searchFor === query ? query : showPhone(searchFor), contacts: results, more }),
         );
+        return results.length === 0 ? EXIT.notFound : EXIT.ok;
       }
-    }
-    if (more) line(io.stderr, 'More contacts match; refine the search to see them.');
-    return EXIT.ok;
+      if (results.length === 0) {
+        line(io.stderr, `No contact matches "${searchFor === query ? query : showPhone(searchFor)}".`);
+        return EXIT.notFound;
+      }
+      for (const contact of results) {
+        line(io.stdout, [contact.name ?? '(no name)', contact.phone, contact.email].filter(Boolean).join('  '));
+        if (contact.conversations.length === 0) line(io.stdout, '    no WhatsApp conversation');
+        for (const conversation of contact.conversations) {
+          const window =
+            conversation.windowOpen === undefined ? '' : conversation.windowOpen ? 'window open' : 'window closed';
+          line(
+            io.stdout,
+            `    #${conversation.id}  ${conversation.status.padEnd(8)}  ${window.padEnd(13)}  ${conversation.inbox ?? ''}`.trimEnd(),
+          );
+        }
+      }
+      if (more) line(io.stderr, 'More contacts match; refine the search to see them.');
+      return EXIT.ok;
+    });
   } catch (error) {
     if (!(error instanceof ChatwootError)) throw error;
     line(io.stderr, error.message);
     return exitCodeFor(error.code);
-  } finally {
-    await bridge.stop(1_000);
-    await store.close();
   }
 }
