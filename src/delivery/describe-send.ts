@@ -30,13 +30,13 @@ export function describeState(record: SendRecord, now: number): string {
       return `Waiting: ${waiting.reason}; next try in ${seconds} s.`;
     }
     case 'accepted':
-      return `Accepted by Chatwoot as ${messages} for ${describeRecipient(record)}${parts}; waiting for WhatsApp.`;
+      return `Accepted by Chatwoot as ${messages} for ${describeRecipient(record)}${parts}; waiting for WhatsApp.${reopened(record)}`;
     case 'sent':
-      return `Sent: WhatsApp took ${messages} for ${describeRecipient(record)}.`;
+      return `Sent: WhatsApp took ${messages} for ${describeRecipient(record)}.${reopened(record)}`;
     case 'delivered':
-      return `Delivered to ${describeRecipient(record)}.`;
+      return `Delivered to ${describeRecipient(record)}.${reopened(record)}`;
     case 'read':
-      return `Read by ${describeRecipient(record)}.`;
+      return `Read by ${describeRecipient(record)}.${reopened(record)}`;
     case 'failed': {
       const failure = record.failure;
       const which =
@@ -48,4 +48,10 @@ export function describeState(record: SendRecord, now: number): string {
         : `Failed${which}: ${[failure.message, failure.advice].filter(Boolean).join(' ')}`;
     }
   }
+}
+
+function reopened(record: SendRecord): string {
+  return record.conversation?.reopen === 'done'
+    ? ' The conversation was resolved; the bridge reopened it so the answer comes back there.'
+    : '';
 }

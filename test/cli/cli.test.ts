@@ -91,6 +91,21 @@ describe('send', () => {
     expect(result.stderr).toMatch(message);
   });
 
+  test('says so when it reopened a resolved conversation to write into it', async () => {
+    const { fake: server, conversationId } = await chatwoot();
+    await fetch(`${server.url}/api/v1/accounts/1/conversations/${conversationId}/toggle_status`, {
+      method: 'POST',
+      headers: { api_access_token: server.user.token, 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'resolved' }),
+    });
+    const result = await run(['send', '+14155550123', 'Back again']);
+    expect(result.code).toBe(EXIT.ok);
+    expect(result.stdout).toContain(
+      'The conversation was resolved; the bridge reopened it so the answer comes back there.',
+    );
+    expect(server.conversation(conversationId)?.status).toBe('open');
+  });
+
   test('exits 6 for a number with no WhatsApp conversation', async () => {
     await chatwoot();
     const result = await run(['send', '+44 20 7946 0958', 'Hello']);

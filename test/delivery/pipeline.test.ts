@@ -272,6 +272,28 @@ describe('faults', () => {
     expect(outgoing(h, conversationId)).toHaveLength(1);
   });
 
+  test("waits for Chatwoot's next minute when it throttles, losing and repeating nothing", async () => {
+    const h = await start({ fake: { rateLimitPerMinute: 6 } });
+    const states = recordStates(h.bridge);
+    const { conversationId } = await h.customer();
+    // Start 1.5 s before a minute boundary, so the throttled window ends soon.
+    h.clock.jump(60_000 - (h.clock.now() % 60_000) - 1_500);
+    const sends = [];
+    for (let index = 1; index <= 6; index += 1) {
+      sends.push((await h.bridge.submit(request(byId(conversationId), `burst ${index}`))).record);
+    }
+    for (const record of sends) await waitForSend(h.bridge, record.id, atLeast('accepted'), 10_000);
+    expect(h.fake.requests.filter((entry) => entry.status === 429).length).toBeGreaterThan(0);
+    expect(outgoing(h, conversationId).map((message) => message.content)).toEqual(
+      Array.from({ length: 6 }, (_, index) => `burst ${index + 1}`),
+    );
+    const throttled = sends.find((record) => states.get(record.id)?.includes('waiting'));
+    expect(throttled).toBeDefined();
+    expect(h.log.lines().some((line) => line['msg'] === 'chatwoot rate limit reached; pausing all requests')).toBe(
+      true,
+    );
+  });
+
   test('accepts sends at once while Chatwoot is down and delivers them when it is back', async () => {
     const h = await start();
     const { conversationId } = await h.customer();
