@@ -56,10 +56,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     return EXIT.config;
   }
   const { config, warnings } = loaded;
-  // Commands print for people; the log carries detail (and is quiet unless asked, except for `start`).
+  // The service logs JSON on stdout, where collectors expect it. One-off commands print results for people and
+  // scripts on stdout, so their log goes to stderr, quiet unless LOG_LEVEL asks for more.
+  const service = command === 'start';
   const logger: Logger = createLogger({
-    level: command === 'start' ? config.logLevel : io.env['LOG_LEVEL'] === undefined ? 'warn' : config.logLevel,
-    destination: { write: (text: string) => io.stderr.write(text) },
+    level: service || io.env['LOG_LEVEL'] !== undefined ? config.logLevel : 'warn',
+    destination: { write: (text: string) => (service ? io.stdout : io.stderr).write(text) },
   });
   if (command !== 'check') for (const warning of warnings) logger.warn({ warning }, 'configuration');
 

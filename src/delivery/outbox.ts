@@ -71,6 +71,8 @@ interface Lane {
   busy: boolean;
   notBefore: number;
   wake: AbortController | undefined;
+  /** Steps in a row that threw (e.g. the store is unreachable); backs the lane off until one succeeds. */
+  troubles: number;
 }
 
 /** The outbox retries itself, storing why a send waits, so its requests are single attempts. */
@@ -110,7 +112,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     const key = laneKeyOf(record);
     let lane = lanes.get(key);
     if (lane === undefined) {
-      lane = { key, entries: [], busy: false, notBefore: 0, wake: undefined };
+      lane = { key, entries: [], busy: false, notBefore: 0, wake: undefined, troubles: 0 };
       lanes.set(key, lane);
     }
     if (lane.entries.some((entry) => entry.id === record.id)) return;
@@ -146,10 +148,17 @@ export function createOutbox(options: OutboxOptions): Outbox {
     lane.busy = true;
     work
       .add(() => step(lane))
-      .catch((error: unknown) => {
-        logger.error({ err: error, lane: lane.key }, 'outbox step failed unexpectedly');
-        lane.notBefore = clock.now() + backoffDelay(1, policy, random);
-      })
+      .then(
+        () => {
+          lane.troubles = 0;
+        },
+        (error: unknown) => {
+          lane.troubles += 1;
+          const delay = backoffDelay(lane.troubles, policy, random);
+          logger.error({ err: error, lane: lane.key, retryInMs: delay }, 'outbox step failed unexpectedly');
+          lane.notBefore = clock.now() + delay;
+        },
+      )
       .finally(() => {
         lane.busy = false;
         schedule(lane);

@@ -89,6 +89,17 @@ describe('delivering a message', () => {
     expect(outgoing(h, conversationId)).toHaveLength(1);
   });
 
+  test('does not acknowledge a send it could not store, and sends nothing', async () => {
+    const h = await start();
+    const { conversationId } = await h.customer();
+    await h.store.close();
+    await expect(h.bridge.submit(request(byId(conversationId), 'Unstorable'))).rejects.toMatchObject({
+      code: 'store_unavailable',
+    });
+    await new Promise((resolveLater) => setTimeout(resolveLater, 100));
+    expect(outgoing(h, conversationId)).toEqual([]);
+  });
+
   test('refuses empty text before storing anything', async () => {
     const h = await start();
     await expect(h.bridge.submit(request(byId(1), '   '))).rejects.toBeInstanceOf(SubmitError);
