@@ -9,11 +9,12 @@ import {
   type ConversationResolver,
   createConversationResolver,
 } from './conversations/resolve-conversation.ts';
-import { createOutbox, type Outbox, type OutboxStats, type SendRetryPolicy } from './delivery/outbox.ts';
+import { createOutbox, type Outbox, type OutboxStats } from './delivery/outbox.ts';
 import { createPacer } from './delivery/pacer.ts';
 import { MAX_PARTS, prepareContent } from './delivery/prepare-content.ts';
 import { type Requester, type SendContent, type SendRecord, sendIdFor, sendingDone } from './delivery/send-record.ts';
 import { createSendRepository, type SendListener, type SendRepository } from './delivery/send-repository.ts';
+import type { SendRetryPolicy } from './delivery/send-steps.ts';
 import { createStatusTracker, type StatusTracker } from './delivery/status-tracker.ts';
 import type { Clock } from './shared/clock.ts';
 import type { Logger } from './shared/logger.ts';

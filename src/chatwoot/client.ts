@@ -1,4 +1,4 @@
-import ky, { isNetworkError, isTimeoutError, type KyInstance } from 'ky';
+import ky, { type KyInstance } from 'ky';
 import type { z } from 'zod';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -6,16 +6,8 @@ import {
   ChatwootBusyError,
   ChatwootError,
   type ChatwootErrorDetails,
-  ChatwootNetworkError,
-  ChatwootNotFoundError,
   ChatwootRateLimitedError,
-  ChatwootRejectedError,
   ChatwootResponseError,
-  ChatwootServerError,
-  ChatwootTimeoutError,
-  ChatwootUnauthorizedError,
-  errorText,
-  unauthorizedReason,
 } from './errors.ts';
 import type { Lane, RequestBudget } from './request-budget.ts';
 import { backoffDelay, DEFAULT_RETRY_POLICY, nextWindowDelay, type RetryPolicy } from './retry-policy.ts';
@@ -37,6 +29,7 @@ import {
   profileSchema,
   toggleStatusSchema,
 } from './schemas.ts';
+import { fromStatus, fromTransportError } from './to-chatwoot-error.ts';
 
 export interface ChatwootClientOptions {
   readonly baseUrl: string;
@@ -113,21 +106,6 @@ interface RequestSpec<S extends z.ZodType> {
   readonly subject?: string;
   readonly contactSearch?: boolean;
 }
-
-/** Failures that prove the request never reached Chatwoot, so nothing can have been stored. */
-const NOT_CONNECTED_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 export function createChatwootClient(options: ChatwootClientOptions): ChatwootClient {
   const { accountId, budget, clock, logger } = options;
@@ -217,7 +195,7 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
         ...(signal === undefined ? {} : { signal }),
       });
     } catch (thrown) {
-      throw fromTransportError(thrown, isWrite, options.timeoutMs, details);
+      throw fromTransportError(thrown, isWrite, options.timeoutMs, details());
     }
     let body: unknown;
     try {
@@ -225,9 +203,9 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
       body = parseBody(text, response.headers.get('content-type'));
     } catch (thrown) {
       // The status line arrived, so a 2xx write was stored; only its body is lost.
-      throw fromTransportError(thrown, isWrite, options.timeoutMs, details);
+      throw fromTransportError(thrown, isWrite, options.timeoutMs, details());
     }
-    if (!response.ok) throw fromStatus(response, body, isWrite, accountId, details);
+    if (!response.ok) throw fromStatus(response, body, isWrite, accountId, details());
     const parsed = spec.schema.safeParse(body);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
@@ -340,64 +318,6 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
       );
     },
   };
-
-  function fromStatus(
-    response: Response,
-    body: unknown,
-    isWrite: boolean,
-    account: number,
-    details: (extra?: Partial<ChatwootErrorDetails>) => ChatwootErrorDetails,
-  ): ChatwootError {
-    const status = response.status;
-    const withStatus = details({ status });
-    if (status === 401 || status === 403) {
-      const reason = status === 403 ? 'forbidden_action' : unauthorizedReason(body);
-      return new ChatwootUnauthorizedError(reason, account, withStatus);
-    }
-    if (status === 404) return new ChatwootNotFoundError(account, withStatus);
-    if (status === 429) {
-      const date = Date.parse(response.headers.get('date') ?? '');
-      return new ChatwootRateLimitedError(
-        withStatus.endpoint.includes('/contacts/search') ? 'contact_search' : 'ip',
-        Number.isNaN(date) ? undefined : date,
-        withStatus,
-      );
-    }
-    const text = errorText(body);
-    if (status === 422 && text?.includes('Too many messages') === true) {
-      return new ChatwootRateLimitedError('conversation', undefined, withStatus);
-    }
-    // Any 5xx on a write may come after the message was stored (a proxy timing out, a failing render).
-    if (status >= 500) return new ChatwootServerError(isWrite, withStatus);
-    return new ChatwootRejectedError(text ?? `HTTP ${status}`, withStatus);
-  }
-}
-
-function fromTransportError(
-  thrown: unknown,
-  isWrite: boolean,
-  timeoutMs: number,
-  details: (extra?: Partial<ChatwootErrorDetails>) => ChatwootErrorDetails,
-): unknown {
-  if (isTimeoutError(thrown)) return new ChatwootTimeoutError(timeoutMs, details({ cause: thrown }));
-  if (thrown instanceof DOMException && (thrown.name === 'AbortError' || thrown.name === 'TimeoutError')) return thrown;
-  const code = networkCode(thrown);
-  if (isNetworkError(thrown) || code !== undefined || thrown instanceof TypeError) {
-    const connected = code === undefined || !NOT_CONNECTED_CODES.has(code);
-    return new ChatwootNetworkError(code, isWrite && connected, details({ cause: thrown }));
-  }
-  return thrown;
-}
-
-/** The first `code` in an error's cause chain (undici puts ECONNRESET and friends there). */
-function networkCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 function parseBody(text: string, contentType: string | null): unknown {
