@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ConversationReference } from '../conversations/reference/parse-reference.ts';
+import { conversationFactsSchema } from '../conversations/resolve-conversation.ts';
 
 /**
  * One send, one record. Its states, shared by everything that reports on it, only move forward:
@@ -121,20 +122,16 @@ export const waitingSchema = z.object({
 });
 export type Waiting = z.infer<typeof waitingSchema>;
 
-export const conversationInfoSchema = z.object({
-  id: z.number(),
-  inboxId: z.number(),
-  inboxName: z.string(),
-  channel: z.enum(['whatsapp', 'twilio_whatsapp']),
-  contactId: z.number(),
-  contactName: z.string().optional(),
-  contactPhone: z.string().optional(),
-  /**
-   * A resolved conversation is reopened before the first part goes out, so the customer's answer comes back to it:
-   * 'needed' until then, 'done' after (the thread says so).
-   */
-  reopen: z.enum(['not_needed', 'needed', 'done']),
-});
+export const conversationInfoSchema = conversationFactsSchema
+  .pick({ inboxId: true, inboxName: true, channel: true, contactId: true, contactName: true, contactPhone: true })
+  .extend({
+    id: z.number(),
+    /**
+     * A resolved conversation is reopened before the first part goes out, so the customer's answer comes back to
+     * it: 'needed' until then, 'done' after (the thread says so).
+     */
+    reopen: z.enum(['not_needed', 'needed', 'done']),
+  });
 export type ConversationInfo = z.infer<typeof conversationInfoSchema>;
 
 export const sendRecordSchema = z.object({
