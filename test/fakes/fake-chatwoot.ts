@@ -268,7 +268,7 @@ class FakeChatwootServer implements FakeChatwoot {
 
   addInbox(init: FakeInboxInit): FakeInbox {
     const inbox = this.store.addInbox({ ...init, accountId: init.accountId ?? this.accountId });
-    return this.inboxSnapshot(inbox.id);
+    return this.store.toFakeInbox(inbox);
   }
 
   addInboxMember(inboxId: number, userId: number): void {
@@ -561,23 +561,6 @@ class FakeChatwootServer implements FakeChatwoot {
       email: user.email,
       token: user.token,
       accounts: user.memberships.map((m) => ({ accountId: m.accountId, role: m.role })),
-    };
-  }
-
-  private inboxSnapshot(id: number): FakeInbox {
-    const inbox = this.store.requireInbox(id);
-    return {
-      id: inbox.id,
-      accountId: inbox.accountId,
-      name: inbox.name,
-      channelType: inbox.channelType,
-      channelId: inbox.channelId,
-      medium: inbox.medium,
-      provider: inbox.provider,
-      phoneNumber: inbox.phoneNumber,
-      lockToSingleConversation: inbox.lockToSingleConversation,
-      messageTemplates: structuredClone(inbox.messageTemplates),
-      memberIds: [...inbox.memberIds],
     };
   }
 

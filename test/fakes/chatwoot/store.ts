@@ -22,6 +22,7 @@ import type {
   FakeChatwootEvents,
   FakeContactInit,
   FakeConversation,
+  FakeInbox,
   FakeMessage,
   MessageStatus,
   MessageTemplate,
@@ -1025,6 +1026,23 @@ export class ChatwootStore {
   }
 
   // ---- snapshots for tests
+
+  /** A snapshot of an inbox for the control API and delivery deciders: safe to keep and to change. */
+  toFakeInbox(inbox: InboxRecord): FakeInbox {
+    return {
+      id: inbox.id,
+      accountId: inbox.accountId,
+      name: inbox.name,
+      channelType: inbox.channelType,
+      channelId: inbox.channelId,
+      medium: inbox.medium,
+      provider: inbox.provider,
+      phoneNumber: inbox.phoneNumber,
+      lockToSingleConversation: inbox.lockToSingleConversation,
+      messageTemplates: structuredClone(inbox.messageTemplates),
+      memberIds: [...inbox.memberIds],
+    };
+  }
 
   toFakeMessage(message: MessageRecord): FakeMessage {
     const conversation = this.conversations.get(message.conversationDbId);
