@@ -12,7 +12,14 @@ import {
 import { createOutbox, type Outbox, type OutboxStats } from './delivery/outbox.ts';
 import { createPacer } from './delivery/pacer.ts';
 import { MAX_PARTS, prepareContent } from './delivery/prepare-content.ts';
-import { type Requester, type SendContent, type SendRecord, sendIdFor, sendingDone } from './delivery/send-record.ts';
+import {
+  isNote,
+  type Requester,
+  type SendContent,
+  type SendRecord,
+  sendIdFor,
+  sendingDone,
+} from './delivery/send-record.ts';
 import { createSendRepository, type SendListener, type SendRepository } from './delivery/send-repository.ts';
 import type { SendRetryPolicy } from './delivery/send-steps.ts';
 import { createStatusTracker, type StatusTracker } from './delivery/status-tracker.ts';
@@ -167,7 +174,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
   };
 
   const validate = (content: SendContent): void => {
-    if (content.kind !== 'text') return;
+    if (content.kind !== 'text' && content.kind !== 'note') return;
     // The channel (and with it the limit) is known only once resolved; refuse now what no channel could take.
     const prepared = prepareContent(content, 'whatsapp');
     if (!prepared.ok && (prepared.failure.code === 'text_empty' || prepared.failure.code === 'text_too_long')) {
@@ -205,7 +212,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
             via: request.requestedBy.via,
             slackUser: request.requestedBy.userId,
             reference: request.reference.kind,
-            textLength: request.content.kind === 'text' ? request.content.text.length : undefined,
+            textLength: 'text' in request.content ? request.content.text.length : undefined,
           },
           'send accepted',
         );
@@ -218,8 +225,9 @@ export function createBridge(deps: BridgeDeps): Bridge {
     start: async () => {
       const pending = await repository.pending(WATCH_AFTER_RESTART_MS);
       for (const record of pending) {
-        if (sendingDone(record)) tracker.watch(record);
-        else outbox.enqueue(record);
+        if (sendingDone(record)) {
+          if (!isNote(record)) tracker.watch(record);
+        } else outbox.enqueue(record);
       }
       if (pending.length > 0) logger.info({ count: pending.length }, 'resumed unfinished sends');
       return { resumed: pending.length };

@@ -1,6 +1,6 @@
 import { describeReference } from '../conversations/reference/parse-reference.ts';
 import { maskPhone } from '../conversations/reference/phone.ts';
-import { referenceOf, type SendRecord } from './send-record.ts';
+import { referenceOf, type SendRecord, sendingDone } from './send-record.ts';
 
 /** Who the send goes to, for people: 'Jane Doe (+44 •••• ••0958) in conversation #57', or the reference. */
 export function describeRecipient(record: SendRecord): string {
@@ -20,6 +20,13 @@ export function describeState(record: SendRecord, now: number): string {
   const ids = record.parts.flatMap((part) => (part.messageId === undefined ? [] : [part.messageId]));
   const messages = ids.length === 1 ? `message ${ids[0]}` : `messages ${ids.join(', ')}`;
   const parts = record.parts.length > 1 ? ` (${record.parts.length} parts)` : '';
+  if (record.content.kind === 'note' && record.state !== 'failed' && record.state !== 'waiting') {
+    const where =
+      record.conversation === undefined ? describeRecipient(record) : `conversation #${record.conversation.id}`;
+    return sendingDone(record)
+      ? `Private note added to ${where} as ${messages}; not sent to WhatsApp.`
+      : `Queued: a private note for ${where}.`;
+  }
   switch (record.state) {
     case 'queued':
       return `Queued for ${describeRecipient(record)}${parts}.`;

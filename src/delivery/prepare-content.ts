@@ -12,7 +12,30 @@ export type PreparedContent =
 /** Turns a send's content into the messages to post, for the conversation's channel. */
 export type PrepareContent = (content: SendContent, channel: WhatsAppChannel) => PreparedContent;
 
+/** Chatwoot's limit on a message's content; a private note is one message of up to this many characters. */
+export const NOTE_LIMIT = 150_000;
+
 export const prepareContent: PrepareContent = (content, channel) => {
+  if (content.kind === 'note') {
+    const names = content.names ?? {};
+    const prepared = prepareText(content.text, {
+      maxLength: NOTE_LIMIT,
+      maxParts: 1,
+      names: { user: (id) => names[id], channel: (id) => names[id], usergroup: (id) => names[id] },
+    });
+    if (!prepared.ok) {
+      return {
+        ok: false,
+        failure: {
+          code: prepared.code === 'empty' ? 'text_empty' : 'text_too_long',
+          message: prepared.code === 'empty' ? 'The note is empty.' : prepared.message,
+          advice: prepared.code === 'empty' ? 'Write the note after the conversation.' : 'Shorten the note.',
+          retryable: false,
+        },
+      };
+    }
+    return { ok: true, parts: prepared.parts.map((part) => ({ content: part.content, length: part.length })) };
+  }
   if (content.kind !== 'text') {
     return {
       ok: false,

@@ -48,6 +48,13 @@ export const sendContentSchema = z.discriminatedUnion('kind', [
     names: z.record(z.string(), z.string()).optional(),
   }),
   z.object({
+    /** A private note in the Chatwoot conversation, for the team: never sent to WhatsApp. */
+    kind: z.literal('note'),
+    /** As the user wrote it, in Slack's mrkdwn. */
+    text: z.string(),
+    names: z.record(z.string(), z.string()).optional(),
+  }),
+  z.object({
     kind: z.literal('template'),
     name: z.string(),
     language: z.string(),
@@ -188,9 +195,15 @@ export function sendingDone(record: SendRecord): boolean {
   return record.state === 'failed' || (record.parts.length > 0 && record.parts.every((part) => isAccepted(part.state)));
 }
 
-/** Chatwoot reports nothing more that changes the record: every part read, or the send failed. */
+/** Chatwoot reports nothing more that changes the record: every part read, a note stored, or the send failed. */
 export function isFinal(record: SendRecord): boolean {
+  if (isNote(record) && sendingDone(record)) return true;
   return record.state === 'failed' || record.state === 'read';
+}
+
+/** A private note: stored in Chatwoot, never sent to WhatsApp, so no window, pacing, reopening or delivery. */
+export function isNote(record: Pick<SendRecord, 'content'>): boolean {
+  return record.content.kind === 'note';
 }
 
 /** The stored reference in the parser's shape (JSON drops keys whose value is undefined). */

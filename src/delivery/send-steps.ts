@@ -11,7 +11,15 @@ import { failureFromError, WINDOW_CLOSED, waitingReason } from './failures.ts';
 import type { Pacer } from './pacer.ts';
 import type { PrepareContent } from './prepare-content.ts';
 import { findMarkedMessage, markerFor } from './reconcile.ts';
-import { type Failure, isAccepted, type PartRecord, referenceOf, type SendRecord, sendingDone } from './send-record.ts';
+import {
+  type Failure,
+  isAccepted,
+  isNote,
+  type PartRecord,
+  referenceOf,
+  type SendRecord,
+  sendingDone,
+} from './send-record.ts';
 import type { SendRepository } from './send-repository.ts';
 
 export interface SendRetryPolicy extends RetryPolicy {
@@ -125,8 +133,10 @@ export function createSendSteps(options: SendStepsOptions): SendSteps {
     const conversation = record.conversation;
     const part = record.parts.find((candidate) => !isAccepted(candidate.state) && candidate.state !== 'failed');
     if (conversation === undefined || part === undefined) return { kind: 'done' };
+    const note = isNote(record);
     const recipient = `contact:${conversation.contactId}`;
-    const readyAt = pacer.nextAt(recipient);
+    // A private note never reaches WhatsApp: no pacing, no window, and a resolved conversation stays resolved.
+    const readyAt = note ? 0 : pacer.nextAt(recipient);
     if (readyAt > clock.now()) return { kind: 'later', at: readyAt };
 
     if (record.content.kind === 'text') {
@@ -137,7 +147,7 @@ export function createSendSteps(options: SendStepsOptions): SendSteps {
         return { kind: 'done' };
       }
     }
-    if (conversation.reopen === 'needed') {
+    if (conversation.reopen === 'needed' && !note) {
       await client.setConversationStatus(conversation.id, 'open', SEND);
       await resolver.markOpen(conversation.id);
       record = await repository.update(record.id, (current) =>
@@ -160,7 +170,7 @@ export function createSendSteps(options: SendStepsOptions): SendSteps {
       }
     }
 
-    pacer.take(recipient);
+    if (!note) pacer.take(recipient);
     const attemptAt = clock.now();
     record = await updatePart(record.id, part.index, (current) => ({
       ...current,
@@ -171,7 +181,11 @@ export function createSendSteps(options: SendStepsOptions): SendSteps {
     try {
       message = await client.createMessage(
         conversation.id,
-        { content: part.content, contentAttributes: markerFor(record.id, part.index) },
+        {
+          content: part.content,
+          contentAttributes: markerFor(record.id, part.index),
+          ...(note ? { private: true } : {}),
+        },
         SEND,
       );
     } catch (error) {
@@ -210,7 +224,7 @@ export function createSendSteps(options: SendStepsOptions): SendSteps {
       { sendId: record.id, part: index, messageId: message.id, conversationId: record.conversation?.id },
       'chatwoot accepted the message',
     );
-    options.onAccepted(updated);
+    if (!isNote(updated)) options.onAccepted(updated);
   };
 
   const fail = async (record: SendRecord, failure: Failure, partIndex?: number): Promise<SendRecord> => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type SendRequest, SubmitError } from '../../src/bridge.ts';
 import type { ConversationReference } from '../../src/conversations/reference/parse-reference.ts';
+import { describeState } from '../../src/delivery/describe-send.ts';
 import { MARKER_KEY } from '../../src/delivery/reconcile.ts';
 import { rank, type SendRecord } from '../../src/delivery/send-record.ts';
 import { atLeast, type Harness, reached, recordStates, startHarness, waitForSend } from '../helpers/bridge-harness.ts';
@@ -242,6 +243,42 @@ describe('the 24-hour window', () => {
     const failed = await waitForSend(h.bridge, record.id, reached('failed'));
     expect(failed.failure?.code).toBe('window_closed');
     expect(outgoing(h, conversationId).map((message) => message.content)).toEqual(['Warm up']);
+  });
+});
+
+describe('private notes', () => {
+  test('stores a private note even outside the 24-hour window, without reopening, pacing or WhatsApp', async () => {
+    const h = await start();
+    const { conversationId } = await h.customer({ status: 'resolved' });
+    h.clock.jump(25 * 60 * 60_000);
+    const { record } = await h.bridge.submit({
+      idempotencyKey: 'note:1',
+      reference: byId(conversationId),
+      content: { kind: 'note', text: 'Called her; *refund* approved' },
+      requestedBy: { via: 'test', userId: 'U0123ABCD' },
+    });
+    const done = await waitForSend(h.bridge, record.id, (r) => r.parts.some((part) => part.messageId !== undefined));
+    const notes = h.fake.messages(conversationId).filter((message) => message.private);
+    expect(notes.map((message) => message.content)).toEqual(['Called her; **refund** approved']);
+    expect(notes[0]?.contentAttributes[MARKER_KEY]).toBe(`${record.id}/0`);
+    expect(done.state).toBe('accepted');
+    expect(done.failure).toBeUndefined();
+    expect(h.fake.conversation(conversationId)?.status).toBe('resolved');
+    expect(describeState(done, Date.now())).toMatch(
+      /^Private note added to conversation #\d+ as message \d+; not sent to WhatsApp\.$/,
+    );
+  });
+
+  test('refuses an empty note before storing anything', async () => {
+    const h = await start();
+    await expect(
+      h.bridge.submit({
+        idempotencyKey: 'note:2',
+        reference: byId(1),
+        content: { kind: 'note', text: '   ' },
+        requestedBy: { via: 'test' },
+      }),
+    ).rejects.toBeInstanceOf(SubmitError);
   });
 });
 
