@@ -1,5 +1,7 @@
+import type { BridgeTuning } from '../bridge.ts';
 import type { Env } from '../config/load-config.ts';
 import type { Clock } from '../shared/clock.ts';
+import type { SlackTuning } from '../slack/slack-app.ts';
 
 /** Everything a CLI command touches outside itself, injected so tests run commands in-process. */
 export interface CliIo {
@@ -10,6 +12,8 @@ export interface CliIo {
   readonly fetch?: typeof fetch;
   /** Starts listening for SIGTERM/SIGINT and resolves with the signal's name; only `start` calls it. */
   readonly waitForStop?: () => Promise<string>;
+  /** Shorter waits and paces for tests; production uses the defaults. */
+  readonly tuning?: { readonly bridge?: BridgeTuning; readonly slack?: SlackTuning };
 }
 
 export function line(stream: CliIo['stdout'], text: string): void {

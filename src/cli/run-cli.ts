@@ -50,7 +50,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     return EXIT.usage;
   }
 
-  const loaded = loadConfig(io.env);
+  const loaded = loadConfig(io.env, { slackApp: command === 'start' });
   if (!loaded.ok) {
     line(io.stderr, formatConfigProblems(loaded.problems));
     return EXIT.config;

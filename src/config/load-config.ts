@@ -59,7 +59,12 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
  * Parses the environment into a Config. Pure: give it `process.env` at the edge, any object in tests.
  * Reports every problem at once, each with what to do; never echoes a secret's value.
  */
-export function loadConfig(env: Env): LoadConfigResult {
+export interface LoadConfigOptions {
+  /** `start` runs the Slack app: its tokens become required (the CLI's one-off commands do without). */
+  readonly slackApp?: boolean;
+}
+
+export function loadConfig(env: Env, options: LoadConfigOptions = {}): LoadConfigResult {
   const problems: ConfigProblem[] = [];
   const warnings: string[] = [];
   const read = (name: VariableName): string | undefined => {
@@ -218,6 +223,20 @@ export function loadConfig(env: Env): LoadConfigResult {
     allowedUsers: idList('SLACK_ALLOWED_USERS', /^[UW][A-Z0-9]{6,}$/, 'user'),
     allowedChannels: idList('SLACK_ALLOWED_CHANNELS', /^[CGD][A-Z0-9]{6,}$/, 'channel'),
   };
+  if (options.slackApp === true) {
+    if (read('SLACK_BOT_TOKEN') === undefined) {
+      problem(
+        'SLACK_BOT_TOKEN',
+        'SLACK_BOT_TOKEN is required to run the Slack app: install the app to your workspace (see README, "Create the Slack app"), then copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions.',
+      );
+    }
+    if (read('SLACK_APP_TOKEN') === undefined && read('SLACK_SIGNING_SECRET') === undefined) {
+      problem(
+        'SLACK_APP_TOKEN',
+        'Set SLACK_APP_TOKEN (Socket Mode, the easy default: Basic Information → App-Level Tokens, scope connections:write) or, for HTTP mode with a public URL, SLACK_SIGNING_SECRET (Basic Information → Signing Secret).',
+      );
+    }
+  }
   const alertChannel = read('SLACK_ALERT_CHANNEL');
   if (alertChannel !== undefined && !/^[CG][A-Z0-9]{6,}$/.test(alertChannel)) {
     problem(

@@ -38,13 +38,19 @@ function send(response: ServerResponse, status: number, body: unknown): void {
 
 export async function startHealthServer(
   routes: HealthRoutes,
-  options: { port: number; host?: string; logger: Logger },
+  options: {
+    port: number;
+    host?: string;
+    logger: Logger;
+    /** Everything that is not a health check (Slack's requests in HTTP mode); returns false when not its path. */
+    next?: (request: IncomingMessage, response: ServerResponse) => boolean;
+  },
 ): Promise<Server> {
   const handle = handleHealth(routes);
   const server = createServer((request, response) => {
     handle(request, response).then(
       (handled) => {
-        if (!handled) send(response, 404, { error: 'not found' });
+        if (!handled && options.next?.(request, response) !== true) send(response, 404, { error: 'not found' });
       },
       (error: unknown) => {
         options.logger.error({ err: error }, 'health endpoint failed');

@@ -7,6 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, test } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.ts';
 import { type FakeChatwoot, startFakeChatwoot } from '../fakes/fake-chatwoot.ts';
+import { type FakeSlack, startFakeSlack } from '../fakes/fake-slack.ts';
 
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
@@ -19,12 +20,15 @@ interface Running {
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
 let fake: FakeChatwoot | undefined;
+let slack: FakeSlack | undefined;
 
 afterEach(async () => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   await fake?.close();
   fake = undefined;
+  await slack?.close();
+  slack = undefined;
 });
 
 function launch(args: string[], env: Record<string, string>): Running {
@@ -61,6 +65,7 @@ async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, 
 
 async function setup() {
   fake = await startFakeChatwoot();
+  slack = await startFakeSlack();
   const inbox = fake.addInbox({ name: 'WhatsApp', channelType: 'Channel::Whatsapp', provider: 'whatsapp_cloud' });
   const contact = fake.addContact({ name: 'Jane', phoneNumber: '+14155550123' });
   const conversation = fake.addConversation({ inboxId: inbox.id, contactId: contact.id });
@@ -72,6 +77,9 @@ async function setup() {
     CHATWOOT_API_ACCESS_TOKEN: fake.user.token,
     STORE_URL: `sqlite://${join(dir, 'bridge.sqlite')}`,
     PORT: String(await freePort()),
+    SLACK_BOT_TOKEN: slack.botToken,
+    SLACK_APP_TOKEN: slack.appToken,
+    SLACK_API_URL: slack.apiUrl,
   };
   return { fake, env, conversationId: conversation.id };
 }
@@ -88,7 +96,13 @@ describe('the slack-whatsapp-bridge command', () => {
       10_000,
       'readyz',
     );
-    expect(ready).toMatchObject({ ready: true, store: 'ok', chatwoot: 'ok', chatwootVersion: '4.15.1' });
+    expect(ready).toMatchObject({
+      ready: true,
+      store: 'ok',
+      chatwoot: 'ok',
+      chatwootVersion: '4.15.1',
+      slack: { mode: 'socket', connected: true },
+    });
     expect((await fetch(`http://127.0.0.1:${env.PORT}/healthz`)).status).toBe(200);
 
     const second = launch(['start'], { ...env, PORT: String(await freePort()) });
@@ -107,6 +121,21 @@ describe('the slack-whatsapp-bridge command', () => {
     expect(run.output()).toContain('CHATWOOT_API_ACCESS_TOKEN is not a valid token');
   });
 
+  test('start reports a Slack bot token Slack refuses, without an unhandled rejection', async () => {
+    const { env } = await setup();
+    const run = launch(['start'], { ...env, SLACK_BOT_TOKEN: 'xoxb-revoked' });
+    expect(await run.exited).toBe(EXIT.unauthorized);
+    expect(run.output()).toContain('Slack refused SLACK_BOT_TOKEN (invalid_auth)');
+    expect(run.output()).not.toMatch(/Unhandled|UnhandledPromiseRejection|at .*node_modules/);
+  });
+
+  test('start reports an app-level token Slack refuses (Socket Mode)', async () => {
+    const { env } = await setup();
+    const run = launch(['start'], { ...env, SLACK_APP_TOKEN: 'xapp-wrong' });
+    expect(await run.exited).toBe(EXIT.unauthorized);
+    expect(run.output()).toContain('Slack refused SLACK_APP_TOKEN (invalid_auth)');
+  });
+
   test('send exits 0 once WhatsApp took the message', async () => {
     const { env, conversationId } = await setup();
     const run = launch(['send', String(conversationId), 'From', 'the', 'shell'], env);
@@ -118,5 +147,7 @@ describe('the slack-whatsapp-bridge command', () => {
     const run = launch(['start'], {});
     expect(await run.exited).toBe(EXIT.config);
     expect(run.output()).toMatch(/CHATWOOT_BASE_URL is required/);
+    expect(run.output()).toMatch(/SLACK_BOT_TOKEN is required to run the Slack app/);
+    expect(run.output()).toMatch(/Set SLACK_APP_TOKEN \(Socket Mode/);
   });
 });

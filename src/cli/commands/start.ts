@@ -4,6 +4,7 @@ import { type ChatwootCheck, checkChatwoot } from '../../chatwoot/check-chatwoot
 import type { Config } from '../../config/load-config.ts';
 import { startHealthServer } from '../../http/health-server.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { createSlackApp, type SlackApp, SlackStartError } from '../../slack/slack-app.ts';
 import { openStore, StoreOpenError } from '../../store/open-store.ts';
 import { acquireProcessLease, LeaseHeldError } from '../../store/process-lease.ts';
 import { type CliIo, line } from '../cli-io.ts';
@@ -12,6 +13,8 @@ import { EXIT, type ExitCode, exitCodeFor } from '../exit-codes.ts';
 const STARTUP_CHECK_DEADLINE_MS = 10_000;
 const RECHECK_EVERY_MS = 60_000;
 const SHUTDOWN_GRACE_MS = 10_000;
+/** After the bridge stopped: how long threads may take to show the final states (the rest catches up at the next start). */
+const SLACK_DRAIN_MS = 5_000;
 
 /**
  * `start`: runs the bridge until SIGTERM/SIGINT. Refuses to start on a store another live process uses; reports a
@@ -42,6 +45,7 @@ export async function startCommand(config: Config, io: CliIo, logger: Logger): P
     clock: io.clock,
     logger,
     ...(io.fetch === undefined ? {} : { fetch: io.fetch }),
+    ...(io.tuning?.bridge === undefined ? {} : { tuning: io.tuning.bridge }),
   });
   let leaseLost = false;
   const lost = new Promise<string>((resolveLost) => {
@@ -79,6 +83,24 @@ export async function startCommand(config: Config, io: CliIo, logger: Logger): P
     );
   }
 
+  let slack: SlackApp;
+  try {
+    slack = await createSlackApp({
+      config,
+      bridge,
+      store,
+      clock: io.clock,
+      logger,
+      ...(io.tuning?.slack === undefined ? {} : { tuning: io.tuning.slack }),
+    });
+  } catch (error) {
+    await lease.release();
+    await store.close();
+    if (!(error instanceof SlackStartError)) throw error;
+    line(io.stderr, error.message);
+    return error.code === 'unauthorized' ? EXIT.unauthorized : EXIT.unavailable;
+  }
+
   const { resumed } = await bridge.start();
   let server: Server;
   try {
@@ -90,16 +112,16 @@ export async function startCommand(config: Config, io: CliIo, logger: Logger): P
             () => false,
           );
           return {
-            ready: storeOk && !leaseLost,
+            ready: storeOk && !leaseLost && slack.connected(),
             store: storeOk ? 'ok' : 'unavailable',
             chatwoot: chatwoot?.ok === true ? 'ok' : chatwoot?.unreachable === true ? 'unreachable' : 'degraded',
             chatwootVersion: chatwoot?.version,
-            slack: config.slack.botToken === undefined ? 'not_configured' : 'configured',
+            slack: { mode: slack.mode, connected: slack.connected() },
             queue: bridge.stats().outbox,
           };
         },
       },
-      { port: config.port, logger },
+      { port: config.port, logger, next: (request, response) => slack.handle(request, response) },
     );
   } catch (error) {
     line(
@@ -107,24 +129,49 @@ export async function startCommand(config: Config, io: CliIo, logger: Logger): P
       `Cannot listen on port ${config.port}: ${error instanceof Error ? error.message : String(error)}. Set PORT to a free port.`,
     );
     await bridge.stop(SHUTDOWN_GRACE_MS);
+    await slack.stop(0);
     await lease.release();
     await store.close();
     return EXIT.config;
+  }
+  try {
+    await slack.start();
+  } catch (error) {
+    if (!(error instanceof SlackStartError)) throw error;
+    line(io.stderr, error.message);
+    await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+    await bridge.stop(SHUTDOWN_GRACE_MS);
+    await slack.stop(0);
+    await lease.release();
+    await store.close();
+    return error.code === 'unauthorized' ? EXIT.unauthorized : EXIT.unavailable;
   }
   const recheck = setInterval(() => {
     runCheck().catch((error: unknown) => logger.warn({ err: error }, 'chatwoot re-check failed'));
   }, RECHECK_EVERY_MS);
   recheck.unref();
   logger.info(
-    { port: config.port, store: store.description, resumed, chatwoot: first.ok ? first.version : 'unreachable' },
+    {
+      port: config.port,
+      store: store.description,
+      resumed,
+      chatwoot: first.ok ? first.version : 'unreachable',
+      slack: { mode: slack.mode, team: slack.team },
+    },
     'bridge ready',
   );
 
   const reason = await Promise.race([io.waitForStop?.() ?? new Promise<string>(() => undefined), lost]);
   logger.info({ reason }, 'shutting down: finishing what is in flight; everything else stays stored');
   clearInterval(recheck);
-  await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+  // Stop taking work first (Slack gets no new requests in), then finish what is in flight and report it.
+  await slack.stopReceiving();
+  await new Promise<void>((resolveClose) => {
+    server.close(() => resolveClose());
+    server.closeIdleConnections();
+  });
   await bridge.stop(SHUTDOWN_GRACE_MS);
+  await slack.stop(SLACK_DRAIN_MS);
   await lease.release();
   await store.close();
   logger.info('stopped');

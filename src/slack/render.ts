@@ -1,0 +1,88 @@
+import { describeRecipient, describeState } from '../delivery/describe-send.ts';
+import type { SendRecord } from '../delivery/send-record.ts';
+import type { SlackMessage } from './slack-poster.ts';
+
+/** Slack's mrkdwn needs only these three escaped; names and reasons from Chatwoot go through it. */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+export interface Links {
+  /** The conversation in Chatwoot's dashboard. */
+  conversation(conversationId: number): string;
+  /** A Slack link to a message (a thread reply when `threadTs` is given), or undefined when unknown. */
+  message(channel: string, ts: string, threadTs?: string): string | undefined;
+}
+
+/** The first lines of the text, quoted as it was written (it is Slack mrkdwn already, as Slack sent it). */
+export function quoteText(text: string, maxLines = 4, maxChars = 600): string {
+  const lines = text.split('\n');
+  let shown = lines.slice(0, maxLines).join('\n');
+  let cut = lines.length > maxLines;
+  if (shown.length > maxChars) {
+    shown = shown.slice(0, maxChars).replace(/\s+\S*$/, '');
+    cut = true;
+  }
+  return `${shown
+    .split('\n')
+    .map((line) => `>${line === '' ? '' : ` ${line}`}`)
+    .join('\n')}${cut ? '\n> …' : ''}`;
+}
+
+function recipient(record: SendRecord, links: Links): string {
+  const conversation = record.conversation;
+  if (conversation === undefined) return escapeMrkdwn(describeRecipient(record));
+  const who = escapeMrkdwn(describeRecipient(record).replace(/ in conversation #\d+$/, ''));
+  return `${who} · <${links.conversation(conversation.id)}|conversation #${conversation.id}>`;
+}
+
+/** The thread's root: who sent what to whom. Edited once the conversation is known (contact name, link). */
+export function rootMessage(record: SendRecord, links: Links): SlackMessage {
+  const who = record.requestedBy.userId === undefined ? 'Someone' : `<@${record.requestedBy.userId}>`;
+  const content = record.content;
+  const isNote = content.kind === 'note';
+  const text = 'text' in content ? content.text : content.kind === 'template' ? content.rendered : content.fileName;
+  const headline = isNote
+    ? `:memo: ${who} added a private note (not sent to WhatsApp) to ${recipient(record, links)}`
+    : `:speech_balloon: ${who} → WhatsApp: ${recipient(record, links)}`;
+  const body = `${headline}\n${quoteText(text)}`;
+  return {
+    text: body,
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: body.slice(0, 3000) } }],
+    unfurl_links: false,
+    unfurl_media: false,
+  };
+}
+
+const ICON: Record<SendRecord['state'], string> = {
+  queued: ':hourglass_flowing_sand:',
+  waiting: ':hourglass_flowing_sand:',
+  accepted: ':outbox_tray:',
+  sent: ':white_check_mark:',
+  delivered: ':white_check_mark:',
+  read: ':eyes:',
+  failed: ':x:',
+};
+
+/** The status reply in the thread, edited in place as the send moves; the same words as everywhere else. */
+export function statusMessage(record: SendRecord, now: number, prefix = ''): SlackMessage {
+  const icon = record.content.kind === 'note' && record.state === 'accepted' ? ':memo:' : ICON[record.state];
+  const text = `${icon} ${prefix}${escapeMrkdwn(describeState(record, now))}`;
+  return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 3000) } }] };
+}
+
+export const HELP_TEXT = [
+  '*WhatsApp from Slack* — `/whatsapp <command>`',
+  '• `/whatsapp send <conversation> <text>` — send a WhatsApp message; the result appears in a thread here.',
+  '• `/whatsapp note <conversation> <text>` — add a private note to the Chatwoot conversation (the customer never sees it).',
+  '• `/whatsapp find <phone|name|email>` — find customers and their conversations, with a Send button each.',
+  '• `/whatsapp status <conversation>` — contact, inbox, status, the 24-hour window and our last messages.',
+  '• `/whatsapp help` — this card.',
+  '<conversation> is a conversation id (`57` or `#57`), a Chatwoot conversation link, or a phone number such as `+44 20 7946 0958`.',
+].join('\n');
+
+/** The answer to a usage error or an unknown command: what went wrong, then the card. */
+export function usageMessage(problem: string | undefined): SlackMessage {
+  const text = problem === undefined ? HELP_TEXT : `${problem}\n\n${HELP_TEXT}`;
+  return { text };
+}

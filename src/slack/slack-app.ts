@@ -1,0 +1,480 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  App,
+  type BlockAction,
+  type ButtonAction,
+  HTTPReceiver,
+  type Logger as SlackLogger,
+  SocketModeReceiver,
+  type ViewSubmitAction,
+} from '@slack/bolt';
+import webApi from '@slack/web-api';
+import { type Bridge, SubmitError } from '../bridge.ts';
+import type { Config } from '../config/load-config.ts';
+import { conversationUrl } from '../conversations/find-contacts.ts';
+import { type SendRecord, sendingDone } from '../delivery/send-record.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { Store } from '../store/types.ts';
+import { type Alert, type Alerter, createAlerter, RETRY_ACTION_ID } from './alerts.ts';
+import { boltLogger } from './bolt-logger.ts';
+import { checkPermission, ENTRY_POINTS } from './entry-points.ts';
+import type { Links } from './render.ts';
+import { slackCallFrom } from './slack-call.ts';
+import { createSlackPoster, type SlackPoster, type SlackPosterOptions } from './slack-poster.ts';
+import { createThreadReporter, type ThreadEntry, type ThreadReporter } from './thread-reporter.ts';
+import { createWhatsAppCommand, FIND_SEND_ACTION_ID, type SlashCommand } from './whatsapp-command.ts';
+
+export const SEND_MODAL_CALLBACK_ID = 'whatsapp_send_modal';
+const SEND_MODAL_TEXT_BLOCK = 'text';
+const SEND_MODAL_TEXT_ACTION = 'text';
+
+/** A Slack setting or token that will not work; reported at startup with what to do. */
+export class SlackStartError extends Error {
+  override readonly name = 'SlackStartError';
+  readonly code: 'unauthorized' | 'unavailable';
+  constructor(code: 'unauthorized' | 'unavailable', message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export interface SlackTuning {
+  readonly poster?: Partial<Omit<SlackPosterOptions, 'call' | 'clock' | 'logger'>>;
+  readonly alertGroupWindowMs?: number;
+  /** Socket Mode ping timeouts (ms); Bolt's defaults are 5 s (client) and 30 s (server). */
+  readonly clientPingTimeoutMs?: number;
+  readonly serverPingTimeoutMs?: number;
+}
+
+export interface SlackAppDeps {
+  readonly config: Pick<Config, 'chatwoot' | 'defaultPhoneRegion' | 'slack'>;
+  readonly bridge: Bridge;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly tuning?: SlackTuning;
+}
+
+export interface SlackApp {
+  readonly mode: 'socket' | 'http';
+  /** The workspace, as auth.test names it. */
+  readonly team: string;
+  /** HTTP mode: handles `POST /slack/events`; returns false for any other request. */
+  handle(request: IncomingMessage, response: ServerResponse): boolean;
+  /** Socket Mode: connected to Slack. HTTP mode: always (Slack calls us). */
+  connected(): boolean;
+  /** Catches up threads left behind by the last run, then (Socket Mode) connects. */
+  start(): Promise<void>;
+  /** Stops taking requests (Socket Mode disconnects). */
+  stopReceiving(): Promise<void>;
+  /** Posts what is still queued for Slack (up to `timeoutMs`), then stops. */
+  stop(timeoutMs?: number): Promise<void>;
+  /** Every thread and alert shows what is known now (tests). */
+  idle(): Promise<void>;
+  readonly poster: SlackPoster;
+  readonly reporter: ThreadReporter;
+}
+
+interface AuthInfo {
+  readonly userId: string;
+  readonly botId: string;
+  readonly team: string;
+  readonly url: string;
+}
+
+/** auth.test with the bot token: a wrong token is reported now, clearly, not as an unhandled rejection later. */
+async function verifyBotToken(config: SlackAppDeps['config'], logger: SlackLogger): Promise<AuthInfo> {
+  const token = config.slack.botToken ?? '';
+  const client = new webApi.WebClient(token, {
+    slackApiUrl: config.slack.apiUrl,
+    logger,
+    retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 2_000 },
+    timeout: 10_000,
+  });
+  try {
+    const result = await client.auth.test();
+    if (typeof result.user_id !== 'string' || typeof result.bot_id !== 'string') {
+      throw new SlackStartError(
+        'unauthorized',
+        'SLACK_BOT_TOKEN is not a bot token (auth.test returned no bot): use the Bot User OAuth Token (xoxb-…) from OAuth & Permissions.',
+      );
+    }
+    return { userId: result.user_id, botId: result.bot_id, team: result.team ?? '', url: result.url ?? '' };
+  } catch (error) {
+    if (error instanceof SlackStartError) throw error;
+    const code = (error as { code?: string }).code;
+    if (code === webApi.ErrorCode.PlatformError) {
+      const reason = (error as { data?: { error?: string } }).data?.error ?? 'unknown';
+      throw new SlackStartError(
+        'unauthorized',
+        `Slack refused SLACK_BOT_TOKEN (${reason}): copy the Bot User OAuth Token (xoxb-…) again from the app's OAuth & Permissions page; reinstall the app to the workspace if it was removed or its scopes changed.`,
+      );
+    }
+    throw new SlackStartError(
+      'unavailable',
+      `Slack is not reachable at ${config.slack.apiUrl} (${error instanceof Error ? error.message : String(error)}): check the network (and SLACK_API_URL if you set it).`,
+    );
+  }
+}
+
+/**
+ * The Slack side: Bolt in Socket Mode (SLACK_APP_TOKEN set) or HTTP mode (Slack posts to /slack/events on our
+ * server). Commands are acknowledged at once; sends are reported in threads by the reporter, failures in alerts.
+ */
+export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
+  const { config, bridge, store, clock, logger } = deps;
+  const tuning = deps.tuning ?? {};
+  const slackLogger = boltLogger(logger, 'slack');
+  const auth = await verifyBotToken(config, slackLogger);
+  const clientOptions = {
+    slackApiUrl: config.slack.apiUrl,
+    // We pace and retry ourselves (the poster): a 429 must come back to us, not stall every call.
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 0 },
+    timeout: 15_000,
+  };
+  const mode = config.slack.appToken === undefined ? 'http' : 'socket';
+  let socketConnected = false;
+  const receiver =
+    mode === 'socket'
+      ? new SocketModeReceiver({
+          appToken: config.slack.appToken ?? '',
+          logger: slackLogger,
+          installerOptions: { clientOptions: { slackApiUrl: config.slack.apiUrl } },
+          ...(tuning.clientPingTimeoutMs === undefined ? {} : { clientPingTimeout: tuning.clientPingTimeoutMs }),
+          ...(tuning.serverPingTimeoutMs === undefined ? {} : { serverPingTimeout: tuning.serverPingTimeoutMs }),
+        })
+      : new HTTPReceiver({
+          signingSecret: config.slack.signingSecret ?? '',
+          endpoints: '/slack/events',
+          logger: slackLogger,
+          // Bolt would answer an unacknowledged request with 404 after 3 s; we always ack well before.
+        });
+  if (receiver instanceof SocketModeReceiver) {
+    receiver.client.on('connected', () => {
+      socketConnected = true;
+      logger.info('connected to Slack (Socket Mode)');
+    });
+    receiver.client.on('disconnected', () => {
+      socketConnected = false;
+    });
+    receiver.client.on('reconnecting', () => {
+      socketConnected = false;
+      logger.warn('reconnecting to Slack (Socket Mode)');
+    });
+  }
+  const app = new App({
+    token: config.slack.botToken ?? '',
+    botId: auth.botId,
+    botUserId: auth.userId,
+    receiver,
+    logger: slackLogger,
+    clientOptions,
+  });
+
+  const links: Links = {
+    conversation: (conversationId) => conversationUrl(config, conversationId),
+    message: (channel, ts, threadTs) => {
+      if (auth.url === '') return undefined;
+      const base = auth.url.endsWith('/') ? auth.url : `${auth.url}/`;
+      const link = `${base}archives/${channel}/p${ts.replace('.', '')}`;
+      return threadTs === undefined ? link : `${link}?thread_ts=${threadTs}&cid=${channel}`;
+    },
+  };
+  const poster = createSlackPoster({ call: slackCallFrom(app.client), clock, logger, ...tuning.poster });
+  const alerter: Alerter = createAlerter({
+    poster,
+    channel: config.slack.alertChannel,
+    alerts: store.namespace<Alert>('slack-alerts'),
+    links,
+    clock,
+    logger,
+    ...(tuning.alertGroupWindowMs === undefined ? {} : { groupWindowMs: tuning.alertGroupWindowMs }),
+  });
+  const respondTo = async (url: string, body: Record<string, unknown>): Promise<void> => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!response.ok) throw new Error(`response_url answered ${response.status}`);
+  };
+  const reporter = createThreadReporter({
+    bridge,
+    poster,
+    threads: store.namespace<ThreadEntry>('slack-threads'),
+    links,
+    clock,
+    logger,
+    respond: (url, message) => respondTo(url, { ...message }),
+    onFailed: (record, entry) => alerter.failed(record, entry),
+  });
+  const stopAudit = bridge.onChange((record, previous) => audit(logger, record, previous));
+
+  const names = new Map<string, { name: string; at: number }>();
+  const userNames = async (ids: readonly string[]): Promise<Record<string, string>> => {
+    const found: Record<string, string> = {};
+    const lookups = ids.slice(0, 20).map(async (id) => {
+      const cached = names.get(id);
+      if (cached !== undefined && clock.now() - cached.at < 60 * 60_000) {
+        found[id] = cached.name;
+        return;
+      }
+      const result = await app.client.users.info({ user: id });
+      const profile = result.user?.profile;
+      const name = profile?.display_name || profile?.real_name || result.user?.real_name || result.user?.name;
+      if (name !== undefined && name !== '') {
+        names.set(id, { name, at: clock.now() });
+        found[id] = name;
+      }
+    });
+    // A name is a nicety: never let it hold the acknowledgement up for long.
+    const timeout = new AbortController();
+    await Promise.race([Promise.allSettled(lookups), clock.sleep(1_000, timeout.signal).catch(() => undefined)]);
+    timeout.abort();
+    return { ...found };
+  };
+
+  const command = createWhatsAppCommand({ config, bridge, reporter, userNames, clock, logger });
+  app.command(/^\/.+/, async ({ command: body, ack, respond }) => {
+    await command(
+      body as SlashCommand,
+      async (reply) => {
+        await ack(reply === undefined ? undefined : { ...reply, blocks: reply.blocks as never });
+      },
+      async (reply) => {
+        await respond({ ...reply, blocks: reply.blocks as never });
+      },
+    );
+  });
+
+  app.action<BlockAction<ButtonAction>>(RETRY_ACTION_ID, async ({ ack, body, action, respond }) => {
+    await ack();
+    const tell = (text: string) =>
+      respond({ response_type: 'ephemeral', replace_original: false, text }).catch((error: unknown) =>
+        logger.warn({ err: error }, 'could not answer a button click'),
+      );
+    const sendId = action.value ?? '';
+    const alertTs = (body.container?.['message_ts'] as string | undefined) ?? body.message?.ts ?? '';
+    const userId = body.user.id;
+    const original = await bridge.get(sendId);
+    if (original === undefined) {
+      await tell('This send is no longer stored (sends are kept for 30 days), so it cannot be retried.');
+      return;
+    }
+    const permission = checkPermission(config.slack, { userId, channelId: original.requestedBy.channelId });
+    if (!permission.ok) {
+      await tell(permission.message);
+      return;
+    }
+    const claim = await alerter.claim(alertTs, sendId, userId);
+    if (!claim.ok) {
+      await tell(
+        claim.reason === 'already_retried'
+          ? `<@${claim.by ?? 'someone'}> already retried this send; the result is in its thread.`
+          : 'This alert is no longer known to the bridge, so it cannot be retried from here.',
+      );
+      return;
+    }
+    try {
+      const { record } = await bridge.submit({
+        idempotencyKey: ENTRY_POINTS.button.key({ messageTs: alertTs, actionId: RETRY_ACTION_ID, value: sendId }),
+        // The same person: the conversation it was resolved to, when it got that far.
+        reference:
+          original.conversation === undefined
+            ? original.reference.kind === 'phone'
+              ? { kind: 'phone', e164: original.reference.e164, country: original.reference.country }
+              : original.reference
+            : { kind: 'id', conversationId: original.conversation.id, looksLikePhone: false },
+        content: original.content,
+        requestedBy: {
+          via: ENTRY_POINTS.button.via,
+          userId,
+          ...(original.requestedBy.channelId === undefined ? {} : { channelId: original.requestedBy.channelId }),
+        },
+      });
+      const thread = await reporter.get(sendId);
+      if (thread?.rootTs !== undefined) await reporter.openInThread(record, thread, `Retry by <@${userId}>: `);
+      else
+        await reporter.open(record, {
+          channel: config.slack.alertChannel ?? userId,
+          userId,
+        });
+      logger.info({ sendId: record.id, retryOf: sendId, slackUser: userId }, 'retry started from an alert');
+    } catch (error) {
+      await alerter.release(alertTs, sendId);
+      logger.error({ err: error, sendId }, 'could not start a retry');
+      await tell(
+        error instanceof SubmitError
+          ? error.message
+          : 'The retry could not be stored, so nothing was sent. Please try again in a minute.',
+      );
+    }
+  });
+
+  app.action<BlockAction<ButtonAction>>(FIND_SEND_ACTION_ID, async ({ ack, body, action, client }) => {
+    await ack();
+    const conversationId = Number(action.value);
+    const channel = body.channel?.id ?? (body.container?.['channel_id'] as string | undefined) ?? body.user.id;
+    await client.views.open({
+      trigger_id: body.trigger_id,
+      view: {
+        type: 'modal',
+        callback_id: SEND_MODAL_CALLBACK_ID,
+        private_metadata: JSON.stringify({ conversationId, channel, responseUrl: body.response_url }),
+        title: { type: 'plain_text', text: 'WhatsApp message' },
+        submit: { type: 'plain_text', text: 'Send' },
+        close: { type: 'plain_text', text: 'Cancel' },
+        blocks: [
+          {
+            type: 'section',
+            text: {
+              type: 'mrkdwn',
+              text: `To conversation <${links.conversation(conversationId)}|#${conversationId}>`,
+            },
+          },
+          {
+            type: 'input',
+            block_id: SEND_MODAL_TEXT_BLOCK,
+            label: { type: 'plain_text', text: 'Message' },
+            element: { type: 'plain_text_input', action_id: SEND_MODAL_TEXT_ACTION, multiline: true },
+          },
+        ],
+      },
+    });
+  });
+
+  app.view<ViewSubmitAction>(SEND_MODAL_CALLBACK_ID, async ({ ack, body, view }) => {
+    const metadata = parseMetadata(view.private_metadata);
+    const text = view.state.values[SEND_MODAL_TEXT_BLOCK]?.[SEND_MODAL_TEXT_ACTION]?.value ?? '';
+    const userId = body.user.id;
+    if (metadata === undefined) {
+      await ack({ response_action: 'errors', errors: { [SEND_MODAL_TEXT_BLOCK]: 'This form is out of date.' } });
+      return;
+    }
+    const permission = checkPermission(config.slack, { userId, channelId: metadata.channel });
+    if (!permission.ok) {
+      await ack({ response_action: 'errors', errors: { [SEND_MODAL_TEXT_BLOCK]: permission.message.slice(0, 150) } });
+      return;
+    }
+    try {
+      const { record, duplicate } = await bridge.submit({
+        idempotencyKey: ENTRY_POINTS.modalSubmission.key(view),
+        reference: { kind: 'id', conversationId: metadata.conversationId, looksLikePhone: false },
+        // Typed into a plain text field: Slack sends it unescaped, and it is shown as mrkdwn in the thread.
+        content: { kind: 'text', text: escapeForSlack(text) },
+        requestedBy: { via: ENTRY_POINTS.modalSubmission.via, userId, channelId: metadata.channel },
+      });
+      await ack();
+      if (!duplicate)
+        await reporter.open(record, { channel: metadata.channel, userId, responseUrl: metadata.responseUrl });
+    } catch (error) {
+      const message =
+        error instanceof SubmitError ? error.message : 'The message could not be stored; nothing was sent. Try again.';
+      await ack({ response_action: 'errors', errors: { [SEND_MODAL_TEXT_BLOCK]: message.slice(0, 150) } });
+    }
+  });
+
+  app.error(async (error) => {
+    logger.error({ err: error }, 'a Slack request failed');
+  });
+
+  return {
+    mode,
+    team: auth.team,
+    handle: (request, response) => {
+      if (!(receiver instanceof HTTPReceiver)) return false;
+      const path = (request.url ?? '/').split('?')[0];
+      if (path !== '/slack/events') return false;
+      receiver.requestListener(request, response);
+      return true;
+    },
+    connected: () => (mode === 'http' ? true : socketConnected),
+    start: async () => {
+      const resumed = await reporter.resume();
+      if (resumed > 0) logger.info({ threads: resumed }, 'bringing Slack threads up to date');
+      if (receiver instanceof SocketModeReceiver) {
+        try {
+          await app.start();
+        } catch (error) {
+          const reason = (error as { data?: { error?: string } }).data?.error;
+          throw new SlackStartError(
+            reason === undefined ? 'unavailable' : 'unauthorized',
+            reason === undefined
+              ? `Could not connect to Slack in Socket Mode: ${error instanceof Error ? error.message : String(error)}.`
+              : `Slack refused SLACK_APP_TOKEN (${reason}): create an app-level token with the connections:write scope (Basic Information → App-Level Tokens) and enable Socket Mode in the app settings.`,
+          );
+        }
+      }
+    },
+    stopReceiving: async () => {
+      if (receiver instanceof SocketModeReceiver) await app.stop().catch(() => undefined);
+    },
+    stop: async (timeoutMs = 5_000) => {
+      stopAudit();
+      const timeout = new AbortController();
+      await Promise.race([
+        Promise.all([reporter.idle(), alerter.idle()]),
+        clock.sleep(timeoutMs, timeout.signal).catch(() => undefined),
+      ]);
+      timeout.abort();
+      await poster.drain(timeoutMs);
+      reporter.stop();
+      alerter.stop();
+      poster.close();
+    },
+    idle: async () => {
+      await reporter.idle();
+      await alerter.idle();
+      await poster.drain();
+      await reporter.idle();
+    },
+    poster,
+    reporter,
+  };
+}
+
+function parseMetadata(raw: string): { conversationId: number; channel: string; responseUrl?: string } | undefined {
+  try {
+    const value = JSON.parse(raw) as { conversationId?: unknown; channel?: unknown; responseUrl?: unknown };
+    if (typeof value.conversationId !== 'number' || typeof value.channel !== 'string') return undefined;
+    return {
+      conversationId: value.conversationId,
+      channel: value.channel,
+      ...(typeof value.responseUrl === 'string' ? { responseUrl: value.responseUrl } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Text from a plain input arrives unescaped; the core reads Slack's escaped form. */
+function escapeForSlack(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** One audit line per send outcome: who, where, to which conversation, which message, the outcome, the length. */
+function audit(logger: Logger, record: SendRecord, previous: SendRecord | undefined): void {
+  const done = sendingDone(record);
+  const wasDone = previous !== undefined && sendingDone(previous);
+  const failedNow = record.state === 'failed' && previous?.state !== 'failed';
+  if (!(done && !wasDone) && !failedNow) return;
+  logger.info(
+    {
+      audit: true,
+      sendId: record.id,
+      via: record.requestedBy.via,
+      slackUser: record.requestedBy.userId,
+      slackChannel: record.requestedBy.channelId,
+      conversationId: record.conversation?.id,
+      messageIds: record.parts.flatMap((part) => (part.messageId === undefined ? [] : [part.messageId])),
+      outcome: record.state === 'failed' ? 'failed' : record.content.kind === 'note' ? 'note_added' : record.state,
+      failure: record.failure?.code,
+      kind: record.content.kind,
+      textLength: 'text' in record.content ? record.content.text.length : undefined,
+    },
+    'audit: send outcome',
+  );
+}

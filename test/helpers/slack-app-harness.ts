@@ -1,0 +1,257 @@
+import { createServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ExitCode } from '../../src/cli/exit-codes.ts';
+import { runCli } from '../../src/cli/run-cli.ts';
+import type { SlackTuning } from '../../src/slack/slack-app.ts';
+import {
+  type FakeChatwoot,
+  type FakeChatwootOptions,
+  type FakeInbox,
+  startFakeChatwoot,
+} from '../fakes/fake-chatwoot.ts';
+import { type FakeSlack, type FakeSlackOptions, SLACK_DEFAULTS, startFakeSlack } from '../fakes/fake-slack.ts';
+import { FAST } from './bridge-harness.ts';
+import {
+  type BlockActionsInit,
+  blockActions,
+  formBody,
+  interactiveBody,
+  postSigned,
+  type SlashCommandFields,
+  slashCommand,
+} from './slack-requests.ts';
+
+/** Slack paced fast enough for tests, still within the fake's limits (so a 429 in a test is a real finding). */
+export const FAST_SLACK: SlackTuning = {
+  poster: { postIntervalMs: 30, postBurst: 1, updateIntervalMs: 30, updateBurst: 3, giveUpAfterMs: 3_000 },
+  alertGroupWindowMs: 150,
+};
+/** The fake's limits for FAST_SLACK: 40 posts/s per channel, 3,000 updates/min. */
+export const FAST_SLACK_LIMITS: Pick<FakeSlackOptions, 'postRate' | 'updateRate'> = {
+  postRate: { perSecond: 40, burst: 3 },
+  updateRate: { perMinute: 3_000, burst: 5 },
+};
+
+export interface AppHarnessOptions {
+  readonly mode?: 'http' | 'socket';
+  readonly env?: Readonly<Record<string, string>>;
+  readonly slack?: FakeSlackOptions;
+  readonly chatwoot?: FakeChatwootOptions;
+  readonly slackTuning?: SlackTuning;
+  /** Reuse fakes (a restart of the app against the same Slack and Chatwoot). */
+  readonly fakes?: { slack: FakeSlack; chatwoot: FakeChatwoot; inbox: FakeInbox };
+  readonly storeUrl?: string;
+}
+
+export interface CommandAnswer {
+  /** HTTP status (Socket Mode: 200 once acked). */
+  readonly status: number;
+  /** What the app acknowledged with (the ephemeral answer), or undefined for an empty ack. */
+  readonly body: Record<string, unknown> | undefined;
+  readonly fields: SlashCommandFields;
+}
+
+export interface AppHarness {
+  readonly mode: 'http' | 'socket';
+  readonly slack: FakeSlack;
+  readonly chatwoot: FakeChatwoot;
+  readonly inbox: FakeInbox;
+  readonly port: number;
+  readonly url: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** Exit code once the app stops. */
+  readonly exited: Promise<ExitCode>;
+  /** Everything the app wrote (JSON log lines on stdout, messages for the operator on stderr). */
+  stdout(): string;
+  stderr(): string;
+  logs(): Array<Record<string, unknown>>;
+  /** A WhatsApp customer who wrote a minute ago (window open). */
+  customer(init?: { name?: string; phone?: string; wrote?: boolean }): {
+    conversationId: number;
+    phone: string;
+    contactId: number;
+  };
+  /** A `/whatsapp …` command, correctly signed (HTTP) or as a Socket Mode envelope. */
+  command(text: string, fields?: Partial<SlashCommandFields>): Promise<CommandAnswer>;
+  /** A block_actions click. */
+  click(init: BlockActionsInit): Promise<{ status: number }>;
+  /** Sends any interactive payload (view_submission, …). */
+  interactive(payload: object): Promise<{ status: number; body: Record<string, unknown> | undefined }>;
+  /** SIGTERM: resolves with the exit code. */
+  stop(): Promise<ExitCode>;
+  /** Stops the app and the fakes it created. */
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+  const address = server.address();
+  await new Promise((resolveClose) => server.close(resolveClose));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+let customers = 0;
+
+/** Starts the real app (`start`, in-process) against a fake Slack and a fake Chatwoot, and waits until it is ready. */
+export async function startAppHarness(options: AppHarnessOptions = {}): Promise<AppHarness> {
+  const mode = options.mode ?? 'http';
+  const ownFakes = options.fakes === undefined;
+  const slack = options.fakes?.slack ?? (await startFakeSlack({ ...FAST_SLACK_LIMITS, ...options.slack }));
+  const chatwoot = options.fakes?.chatwoot ?? (await startFakeChatwoot(options.chatwoot));
+  const inbox =
+    options.fakes?.inbox ??
+    chatwoot.addInbox({
+      name: 'WhatsApp Support',
+      channelType: 'Channel::Whatsapp',
+      provider: 'whatsapp_cloud',
+      phoneNumber: '+14155550100',
+    });
+  const port = await freePort();
+  const env: Record<string, string> = {
+    CHATWOOT_BASE_URL: chatwoot.url,
+    CHATWOOT_API_ACCESS_TOKEN: chatwoot.user.token,
+    CHATWOOT_ACCOUNT_ID: String(chatwoot.accountId),
+    CHATWOOT_REQUESTS_PER_MINUTE: '60000',
+    CHATWOOT_TIMEOUT_SECONDS: '2',
+    WHATSAPP_PACING_SECONDS: '0',
+    SLACK_BOT_TOKEN: slack.botToken,
+    SLACK_API_URL: slack.apiUrl,
+    ...(mode === 'socket'
+      ? { SLACK_APP_TOKEN: slack.appToken }
+      : { SLACK_SIGNING_SECRET: SLACK_DEFAULTS.signingSecret }),
+    STORE_URL: options.storeUrl ?? 'memory://',
+    PORT: String(port),
+    LOG_LEVEL: 'debug',
+    ...options.env,
+  };
+  let out = '';
+  let err = '';
+  let stopNow: (signal: string) => void = () => undefined;
+  const stopSignal = new Promise<string>((resolveStop) => {
+    stopNow = resolveStop;
+  });
+  const exited = runCli(['start'], {
+    env,
+    stdout: { write: (text: string) => (out += text) },
+    stderr: { write: (text: string) => (err += text) },
+    clock: {
+      now: () => Date.now(),
+      sleep: (ms, signal) => delay(Math.max(0, ms), undefined, signal === undefined ? undefined : { signal }),
+    },
+    waitForStop: () => stopSignal,
+    tuning: { bridge: FAST, slack: { ...FAST_SLACK, ...options.slackTuning } },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  let finished = false;
+  void exited.finally(() => {
+    finished = true;
+  });
+
+  const harness: AppHarness = {
+    mode,
+    slack,
+    chatwoot,
+    inbox,
+    port,
+    url,
+    env,
+    exited,
+    stdout: () => out,
+    stderr: () => err,
+    logs: () =>
+      out
+        .split('\n')
+        .filter((row) => row.startsWith('{'))
+        .map((row) => JSON.parse(row) as Record<string, unknown>),
+    customer: (init = {}) => {
+      customers += 1;
+      const phone = init.phone ?? `+1415556${String(1000 + customers).slice(-4)}`;
+      const contact = chatwoot.addContact({ name: init.name ?? `Customer ${customers}`, phoneNumber: phone });
+      const conversation = chatwoot.addConversation({ inboxId: inbox.id, contactId: contact.id });
+      if (init.wrote !== false) {
+        chatwoot.addIncomingMessage(conversation.id, { content: 'Hi, any news on my order?', at: Date.now() - 60_000 });
+      }
+      return { conversationId: conversation.id, phone, contactId: contact.id };
+    },
+    command: async (text, fields = {}) => {
+      const command = slashCommand({ response_url: slack.responseUrl(), ...fields, text });
+      if (mode === 'socket') {
+        const ack = await slack.socket.send('slash_commands', command);
+        return { status: 200, body: Object.keys(ack).length === 0 ? undefined : ack, fields: command };
+      }
+      const response = await postSigned(`${url}/slack/events`, formBody({ ...command }), {
+        secret: SLACK_DEFAULTS.signingSecret,
+      });
+      const raw = await response.text();
+      return {
+        status: response.status,
+        body: raw === '' ? undefined : (JSON.parse(raw) as Record<string, unknown>),
+        fields: command,
+      };
+    },
+    click: async (init) => {
+      const payload = blockActions({ responseUrl: slack.responseUrl(), ...init });
+      const answer = await harness.interactive(payload);
+      return { status: answer.status };
+    },
+    interactive: async (payload) => {
+      if (mode === 'socket') {
+        const ack = await slack.socket.send('interactive', payload);
+        return { status: 200, body: Object.keys(ack).length === 0 ? undefined : ack };
+      }
+      const response = await postSigned(`${url}/slack/events`, interactiveBody(payload), {
+        secret: SLACK_DEFAULTS.signingSecret,
+      });
+      const raw = await response.text();
+      return { status: response.status, body: raw === '' ? undefined : (JSON.parse(raw) as Record<string, unknown>) };
+    },
+    stop: async () => {
+      stopNow('SIGTERM');
+      return exited;
+    },
+    close: async () => {
+      if (!finished) {
+        stopNow('SIGTERM');
+        await exited.catch(() => undefined);
+      }
+      if (ownFakes) {
+        await slack.close();
+        await chatwoot.close();
+      }
+    },
+  };
+
+  // Ready: /readyz says so (Slack connected in Socket Mode), or the app exited (the test looks at why).
+  const deadline = Date.now() + 15_000;
+  while (!finished && Date.now() < deadline) {
+    const ready = await fetch(`${url}/readyz`).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (ready) break;
+    await delay(20);
+  }
+  return harness;
+}
+
+/** Polls until `probe` returns a value, or fails with `what` and the last error. */
+export async function eventually<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutMs = 8_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await delay(15);
+  }
+  throw new Error(`timed out waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`);
+}
