@@ -105,23 +105,26 @@ export const variables = [
   },
   {
     name: 'SLACK_BOT_TOKEN',
-    required: 'for the Slack app (`start`)',
+    required: 'for `start`',
     secret: true,
-    meaning: 'Bot token (`xoxb-…`) from the Slack app’s OAuth & Permissions page.',
+    meaning:
+      'Bot token (`xoxb-…`): the Slack app’s OAuth & Permissions page, after installing it. Checked with Slack at startup.',
     example: 'xoxb-your-bot-token',
   },
   {
     name: 'SLACK_APP_TOKEN',
-    required: false,
+    required: 'for `start`: this or `SLACK_SIGNING_SECRET`',
     secret: true,
-    meaning: 'App-level token (`xapp-…`, scope `connections:write`). Set: Socket Mode, no public URL needed.',
+    meaning:
+      'App-level token (`xapp-…`, scope `connections:write`: Basic Information → App-Level Tokens). Set: Socket Mode, the easy default (no public URL).',
     example: 'xapp-your-app-token',
   },
   {
     name: 'SLACK_SIGNING_SECRET',
     required: 'in HTTP mode (no `SLACK_APP_TOKEN`)',
     secret: true,
-    meaning: 'Signing secret from the Slack app’s Basic Information page, to verify requests in HTTP mode.',
+    meaning:
+      'Signing secret (Basic Information page). Used in HTTP mode (no `SLACK_APP_TOKEN`): Slack posts to `https://<host>/slack/events`.',
   },
   {
     name: 'SLACK_API_URL',
@@ -132,7 +135,8 @@ export const variables = [
   {
     name: 'SLACK_ALERT_CHANNEL',
     required: false,
-    meaning: 'Channel id (`C…`) that receives an alert for every send that finally fails.',
+    meaning:
+      'Channel id (`C…`) that gets an alert, with a Retry button, for every send that finally fails (grouped when many fail at once). Invite the bot to it.',
   },
   {
     name: 'SLACK_ALLOWED_USERS',
@@ -148,7 +152,8 @@ export const variables = [
     name: 'PORT',
     required: false,
     default: '3000',
-    meaning: 'HTTP port for health checks (and Slack requests in HTTP mode).',
+    meaning:
+      'HTTP port for `GET /healthz`, `GET /readyz` and, in HTTP mode, Slack’s requests at `POST /slack/events`.',
     example: '3000',
   },
   {
