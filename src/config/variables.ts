@@ -152,8 +152,7 @@ export const variables = [
     name: 'PORT',
     required: false,
     default: '3000',
-    meaning:
-      'HTTP port for `GET /healthz`, `GET /readyz` and, in HTTP mode, Slack’s requests at `POST /slack/events`.',
+    meaning: 'HTTP port for `GET /healthz`, `GET /readyz` and, in HTTP mode, Slack’s requests at `POST /slack/events`.',
     example: '3000',
   },
   {

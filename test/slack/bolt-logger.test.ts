@@ -12,7 +12,7 @@ describe('the logger Bolt uses', () => {
     const [warn, error] = sink.lines();
     expect(warn).toMatchObject({ level: 40, msg: 'http request failed chat.postMessage 42', component: 'slack' });
     expect(error).toMatchObject({ level: 50, msg: 'An unhandled error occurred', err: { message: 'boom' } });
-    expect(String((error?.['err'] as Record<string, unknown>)['stack'])).toContain('Error: boom');
+    expect(String((error?.['err'] as Record<string, unknown> | undefined)?.['stack'])).toContain('Error: boom');
   });
 
   test("writes Bolt's debug (request bodies, so message text) at trace only", () => {
