@@ -4,6 +4,7 @@ import { describeRecipient } from '../delivery/describe-send.ts';
 import type { SendRecord } from '../delivery/send-record.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
+import { iterateNamespace } from '../store/open-store.ts';
 import { escapeMrkdwn, type Links } from './render.ts';
 import type { SlackMessage, SlackPoster } from './slack-poster.ts';
 import type { ThreadEntry } from './thread-reporter.ts';
@@ -38,6 +39,8 @@ const ALERT_TTL_MS = 30 * 24 * 60 * 60_000;
 
 export interface AlerterOptions {
   readonly poster: SlackPoster;
+  /** Failures waiting for their group window, by send id: posted at the next start if the process stops first. */
+  readonly queue: Keyv<AlertItem>;
   /** SLACK_ALERT_CHANNEL; without it the thread alone reports failures. */
   readonly channel: string | undefined;
   readonly alerts: Keyv<Alert>;
@@ -60,15 +63,19 @@ export interface Alerter {
   claim(alertTs: string, sendId: string, userId: string): Promise<ClaimResult>;
   /** Gives a claim back (the retry could not be started), so the button returns. */
   release(alertTs: string, sendId: string): Promise<void>;
+  /** Posts what waits for its group window now (shutdown). */
+  flushNow(): Promise<void>;
+  /** After a restart: posts failures whose alert the last run had not posted yet; returns how many. */
+  resume(): Promise<number>;
   idle(): Promise<void>;
   stop(): void;
 }
 
 export function createAlerter(options: AlerterOptions): Alerter {
-  const { poster, alerts, links, clock, logger } = options;
+  const { poster, alerts, queue, links, clock, logger } = options;
   const groupWindowMs = options.groupWindowMs ?? 5_000;
   let pending: AlertItem[] = [];
-  let scheduled = false;
+  let scheduled: AbortController | undefined;
   let stopped = false;
   /** Claims run one at a time, so two clicks cannot both win (one process holds the store lease). */
   let claims: Promise<unknown> = Promise.resolve();
@@ -84,7 +91,8 @@ export function createAlerter(options: AlerterOptions): Alerter {
     const channel = options.channel;
     const items = pending;
     pending = [];
-    scheduled = false;
+    scheduled?.abort();
+    scheduled = undefined;
     if (channel === undefined || items.length === 0 || stopped) return;
     const createdAt = clock.now();
     let shown: Alert = { channel, ts: '', items, createdAt };
@@ -92,6 +100,7 @@ export function createAlerter(options: AlerterOptions): Alerter {
       const at = await poster.post(channel, () => renderAlert(shown));
       shown = { ...shown, channel: at.channel, ts: at.ts };
       await alerts.set(at.ts, shown, ALERT_TTL_MS);
+      await Promise.all(items.map((item) => queue.delete(item.sendId)));
       logger.info({ alertTs: at.ts, failures: items.length }, 'posted a failure alert');
     } catch (error) {
       logger.error(
@@ -118,7 +127,7 @@ export function createAlerter(options: AlerterOptions): Alerter {
     failed: (record, thread) => {
       if (options.channel === undefined || stopped) return;
       const failure = record.failure;
-      pending.push({
+      const item: AlertItem = {
         sendId: record.id,
         recipient: describeRecipient(record),
         ...(record.conversation === undefined ? {} : { conversationId: record.conversation.id }),
@@ -126,11 +135,42 @@ export function createAlerter(options: AlerterOptions): Alerter {
         code: failure?.code ?? 'failed',
         reason: [failure?.message, failure?.advice].filter(Boolean).join(' ') || 'The send failed.',
         ...threadLink(links, thread),
-      });
-      if (!scheduled) {
-        scheduled = true;
-        void track(clock.sleep(groupWindowMs).then(flush));
+      };
+      pending.push(item);
+      void track(
+        queue
+          .set(item.sendId, item, ALERT_TTL_MS)
+          .catch((error: unknown) =>
+            logger.warn({ err: error, sendId: item.sendId }, 'could not store a pending alert'),
+          ),
+      );
+      if (scheduled === undefined) {
+        const controller = new AbortController();
+        scheduled = controller;
+        void track(
+          clock
+            .sleep(groupWindowMs, controller.signal)
+            .then(flush)
+            .catch(() => undefined),
+        );
       }
+    },
+    flushNow: async () => {
+      if (pending.length > 0) await track(flush());
+      while (work.size > 0) await Promise.all([...work]);
+    },
+    resume: async () => {
+      if (options.channel === undefined) return 0;
+      const known = new Set(pending.map((item) => item.sendId));
+      let count = 0;
+      for await (const [sendId, raw] of iterateNamespace(queue)) {
+        const parsed = alertItemSchema.safeParse(raw);
+        if (!parsed.success || known.has(sendId)) continue;
+        pending.push(parsed.data);
+        count += 1;
+      }
+      if (count > 0) await track(flush());
+      return count;
     },
     claim: (alertTs, sendId, userId) =>
       serial(async (): Promise<ClaimResult> => {

@@ -14,6 +14,20 @@ export interface Links {
   message(channel: string, ts: string, threadTs?: string): string | undefined;
 }
 
+/**
+ * Mentions in quoted text are shown, never re-sent: `<!here>` would ping the whole channel and `<@U…>` its person
+ * each time the bot posts or edits. They become plain text (`@here`, `@Jane Doe`); links stay links.
+ */
+export function defuseMentions(text: string, names: Readonly<Record<string, string>> = {}): string {
+  return text.replace(/<([@#!])([^<>|]*)(?:\|([^<>]*))?>/g, (_token, sigil: string, id: string, label?: string) => {
+    if (sigil === '#') return `#${label ?? names[id] ?? id}`;
+    if (sigil === '@') return `@${names[id] ?? label ?? id}`;
+    if (id.startsWith('subteam^')) return label?.startsWith('@') ? label : `@${label ?? names[id.slice(8)] ?? 'group'}`;
+    if (id.startsWith('date^')) return label ?? id;
+    return `@${id.split('^')[0]}`;
+  });
+}
+
 /** The first lines of the text, quoted as it was written (it is Slack mrkdwn already, as Slack sent it). */
 export function quoteText(text: string, maxLines = 4, maxChars = 600): string {
   const lines = text.split('\n');
@@ -41,7 +55,8 @@ export function rootMessage(record: SendRecord, links: Links): SlackMessage {
   const who = record.requestedBy.userId === undefined ? 'Someone' : `<@${record.requestedBy.userId}>`;
   const content = record.content;
   const isNote = content.kind === 'note';
-  const text = 'text' in content ? content.text : content.kind === 'template' ? content.rendered : content.fileName;
+  const raw = 'text' in content ? content.text : content.kind === 'template' ? content.rendered : content.fileName;
+  const text = defuseMentions(raw, 'names' in content ? (content.names ?? {}) : {});
   const headline = isNote
     ? `:memo: ${who} added a private note (not sent to WhatsApp) to ${recipient(record, links)}`
     : `:speech_balloon: ${who} → WhatsApp: ${recipient(record, links)}`;

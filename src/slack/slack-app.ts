@@ -16,7 +16,7 @@ import { type SendRecord, sendingDone } from '../delivery/send-record.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../store/types.ts';
-import { type Alert, type Alerter, createAlerter, RETRY_ACTION_ID } from './alerts.ts';
+import { type Alert, type Alerter, type AlertItem, createAlerter, RETRY_ACTION_ID } from './alerts.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { checkPermission, ENTRY_POINTS } from './entry-points.ts';
 import type { Links } from './render.ts';
@@ -156,9 +156,12 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
       socketConnected = true;
       logger.info('connected to Slack (Socket Mode)');
     });
-    receiver.client.on('disconnected', () => {
-      socketConnected = false;
-    });
+    // A dropped socket emits only 'close' until the reconnect starts (after clientPingTimeout): not ready meanwhile.
+    for (const event of ['disconnected', 'disconnecting', 'close']) {
+      receiver.client.on(event, () => {
+        socketConnected = false;
+      });
+    }
     receiver.client.on('reconnecting', () => {
       socketConnected = false;
       logger.warn('reconnecting to Slack (Socket Mode)');
@@ -171,6 +174,8 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
     receiver,
     logger: slackLogger,
     clientOptions,
+    // Bolt's conversation store is unused here and costs a lookup per request.
+    convoStore: false,
   });
 
   const links: Links = {
@@ -187,6 +192,7 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
     poster,
     channel: config.slack.alertChannel,
     alerts: store.namespace<Alert>('slack-alerts'),
+    queue: store.namespace<AlertItem>('slack-alert-queue'),
     links,
     clock,
     logger,
@@ -393,6 +399,8 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
     },
     connected: () => (mode === 'http' ? true : socketConnected),
     start: async () => {
+      const alerts = await alerter.resume();
+      if (alerts > 0) logger.info({ failures: alerts }, 'posting failure alerts left from the last run');
       const resumed = await reporter.resume();
       if (resumed > 0) logger.info({ threads: resumed }, 'bringing Slack threads up to date');
       if (receiver instanceof SocketModeReceiver) {
@@ -415,11 +423,10 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
     stop: async (timeoutMs = 5_000) => {
       stopAudit();
       const timeout = new AbortController();
-      await Promise.race([
-        Promise.all([reporter.idle(), alerter.idle()]),
-        clock.sleep(timeoutMs, timeout.signal).catch(() => undefined),
-      ]);
+      await Promise.race([reporter.idle(), clock.sleep(timeoutMs, timeout.signal).catch(() => undefined)]);
       timeout.abort();
+      // Alerts still waiting for their group window go out now (they are stored too, for a crash).
+      await alerter.flushNow();
       await poster.drain(timeoutMs);
       reporter.stop();
       alerter.stop();

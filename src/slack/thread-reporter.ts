@@ -86,7 +86,8 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
   const dirty = new Set<string>();
   let stopped = false;
 
-  const unsubscribe = bridge.onChange((record) => {
+  const unsubscribe = bridge.onChange((record, previous) => {
+    if (previous === undefined && !entries.has(record.id)) return; // Just created: open() follows with its thread.
     // Synchronously, so the latest record always wins; the thread entry itself may need a store read.
     latest.set(record.id, record);
     if (entries.has(record.id) || running.has(record.id)) {
@@ -132,6 +133,10 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
         } catch (error) {
           logger.error({ err: error, sendId }, 'could not update the Slack thread');
         }
+        // A failure is alerted even when its thread could not be posted (the alert is then the only report).
+        await alertIfFailed(sendId).catch((error: unknown) =>
+          logger.error({ err: error, sendId }, 'could not raise the failure alert'),
+        );
       } while (dirty.has(sendId));
     })().finally(() => {
       running.delete(sendId);
@@ -204,12 +209,14 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
       });
       entry = await save({ ...entry, rootRendered: posted });
     }
+  };
 
-    const now = render();
-    if (now.state === 'failed' && entry.alerted !== true) {
-      entry = await save({ ...entry, alerted: true });
-      options.onFailed?.(now, entry);
-    }
+  const alertIfFailed = async (sendId: string): Promise<void> => {
+    const entry = entries.get(sendId);
+    const record = latest.get(sendId);
+    if (entry === undefined || record === undefined || record.state !== 'failed' || entry.alerted === true) return;
+    const alerted = await save({ ...entry, alerted: true });
+    options.onFailed?.(record, alerted);
   };
 
   /** The bot cannot post where the command was used: tell the user at once, and move the thread to their DM. */
@@ -226,7 +233,9 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
     if (entry.responseUrl !== undefined) {
       const where = entry.channel.startsWith('D')
         ? 'Slack does not let apps post in direct messages between people'
-        : `I can't post in <#${entry.channel}> (\`${code}\`). To get results here next time, invite me: type \`/invite @whatsapp-bridge\` in the channel`;
+        : code === 'not_in_channel' || code === 'channel_not_found'
+          ? `I can't post in <#${entry.channel}> (\`${code}\`). To get results here next time, invite me: type \`/invite @whatsapp-bridge\` in the channel`
+          : `I can't post in <#${entry.channel}> (\`${code}\`)`;
       await options
         .respond(entry.responseUrl, {
           response_type: 'ephemeral',
@@ -274,12 +283,14 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
       let count = 0;
       for await (const [sendId, raw] of iterateNamespace(threads)) {
         const parsed = threadEntrySchema.safeParse(raw);
-        if (!parsed.success || parsed.data.gaveUp !== undefined) continue;
+        if (!parsed.success) continue;
         const record = await bridge.get(sendId);
         if (record === undefined) continue;
         const entry = parsed.data;
         const shown = entry.rendered === statusMessage(record, clock.now(), entry.prefix).text;
-        if (shown && (isFinal(record) || sendingDone(record)) && (record.state !== 'failed' || entry.alerted)) continue;
+        const settled = shown || entry.gaveUp !== undefined;
+        if (settled && (isFinal(record) || sendingDone(record)) && (record.state !== 'failed' || entry.alerted))
+          continue;
         entries.set(sendId, entry);
         latest.set(sendId, record);
         void schedule(sendId);
