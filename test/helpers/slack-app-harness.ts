@@ -7,9 +7,16 @@ import {
   type FakeChatwoot,
   type FakeChatwootOptions,
   type FakeInbox,
+  type FakeMessage,
   startFakeChatwoot,
 } from '../fakes/fake-chatwoot.ts';
-import { type FakeSlack, type FakeSlackOptions, SLACK_DEFAULTS, startFakeSlack } from '../fakes/fake-slack.ts';
+import {
+  type FakeSlack,
+  type FakeSlackOptions,
+  SLACK_DEFAULTS,
+  type SlackMessage,
+  startFakeSlack,
+} from '../fakes/fake-slack.ts';
 import { FAST } from './bridge-harness.ts';
 import {
   type BlockActionsInit,
@@ -254,4 +261,97 @@ export async function eventually<T>(
     await delay(15);
   }
   throw new Error(`timed out waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`);
+}
+
+/** Root messages (not thread replies) in a channel of the fake Slack, oldest first. */
+export function rootsIn(h: AppHarness, channel: string): SlackMessage[] {
+  return h.slack.messages(channel).filter((message) => message.threadTs === undefined);
+}
+
+/** The thread whose root names `conversation #id` in `channel`: its root and its replies (oldest first). */
+export function threadFor(
+  h: AppHarness,
+  channel: string,
+  conversationId: number,
+): { root: SlackMessage | undefined; replies: SlackMessage[] } {
+  const names = new RegExp(`conversation #${conversationId}(?!\\d)`);
+  const root = rootsIn(h, channel).find((message) => names.test(message.text));
+  return { root, replies: root === undefined ? [] : h.slack.thread(channel, root.ts) };
+}
+
+/** Waits until the thread of `conversationId` in `channel` has a status reply matching `pattern`. */
+export function threadReaches(
+  h: AppHarness,
+  channel: string,
+  conversationId: number,
+  pattern: RegExp,
+  timeoutMs?: number,
+): Promise<{ root: SlackMessage; replies: SlackMessage[] }> {
+  return eventually(
+    () => {
+      const { root, replies } = threadFor(h, channel, conversationId);
+      return root !== undefined && replies.some((reply) => pattern.test(reply.text)) ? { root, replies } : undefined;
+    },
+    `the thread of conversation #${conversationId} in ${channel} to match ${String(pattern)}`,
+    timeoutMs,
+  );
+}
+
+/** Messages Chatwoot holds for the customer (outgoing, not private notes). */
+export function outgoingTo(h: AppHarness, conversationId: number): FakeMessage[] {
+  return h.chatwoot
+    .messages(conversationId)
+    .filter((message) => message.messageType === 'outgoing' && !message.private);
+}
+
+/** The text of everything the app posted to response_urls (a reply's `text`, or the raw body). */
+export function responseTexts(h: AppHarness): string[] {
+  return h.slack.responses().map((post) => {
+    const body = post.body;
+    if (typeof body === 'object' && body !== null && 'text' in body) return String(body.text);
+    return typeof body === 'string' ? body : JSON.stringify(body);
+  });
+}
+
+/** A `view_submission` payload for a modal the app opened (HTTP `payload` field or Socket Mode `interactive`). */
+export function viewSubmission(init: {
+  viewId: string;
+  callbackId: string;
+  privateMetadata: string;
+  values: Record<string, Record<string, { type: string; value: string }>>;
+  user?: { id: string; name: string };
+}): Record<string, unknown> {
+  const user = init.user ?? SLACK_DEFAULTS.user;
+  return {
+    type: 'view_submission',
+    team: { id: SLACK_DEFAULTS.teamId, domain: SLACK_DEFAULTS.teamDomain },
+    user: { id: user.id, username: user.name, name: user.name, team_id: SLACK_DEFAULTS.teamId },
+    api_app_id: SLACK_DEFAULTS.appId,
+    token: 'xyzz0WbapA4vBCDEFasx0q6G',
+    trigger_id: `${Date.now()}.738474920.${Math.random().toString(16).slice(2, 21)}`,
+    view: {
+      id: init.viewId,
+      team_id: SLACK_DEFAULTS.teamId,
+      type: 'modal',
+      blocks: [],
+      private_metadata: init.privateMetadata,
+      callback_id: init.callbackId,
+      state: { values: init.values },
+      hash: `${Math.floor(Date.now() / 1000)}.abcdef12`,
+      title: { type: 'plain_text', text: 'WhatsApp message' },
+      clear_on_close: false,
+      notify_on_close: false,
+      close: null,
+      submit: { type: 'plain_text', text: 'Send' },
+      previous_view_id: null,
+      root_view_id: init.viewId,
+      app_id: SLACK_DEFAULTS.appId,
+      external_id: '',
+      app_installed_team_id: SLACK_DEFAULTS.teamId,
+      bot_id: SLACK_DEFAULTS.botId,
+    },
+    response_urls: [],
+    is_enterprise_install: false,
+    enterprise: null,
+  };
 }
