@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { afterEach } from 'vitest';
 import type { ExitCode } from '../../src/cli/exit-codes.ts';
 import { runCli } from '../../src/cli/run-cli.ts';
 import type { SlackTuning } from '../../src/slack/slack-app.ts';
@@ -97,6 +98,19 @@ export async function freePort(): Promise<number> {
   await new Promise((resolveClose) => server.close(resolveClose));
   if (address === null || typeof address === 'string') throw new Error('no port');
   return address.port;
+}
+
+/** For a test file: `const start = appHarnesses();` starts apps that are closed after each test. */
+export function appHarnesses(): (options?: AppHarnessOptions) => Promise<AppHarness> {
+  const running: AppHarness[] = [];
+  afterEach(async () => {
+    for (const harness of running.splice(0).reverse()) await harness.close();
+  });
+  return async (options = {}) => {
+    const harness = await startAppHarness(options);
+    running.push(harness);
+    return harness;
+  };
 }
 
 let customers = 0;

@@ -1,26 +1,18 @@
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { SLACK_DEFAULTS, type SlackMessage } from '../fakes/fake-slack.ts';
 import {
   type AppHarness,
+  appHarnesses,
   eventually,
   outgoingTo,
   responseTexts,
   rootsIn,
-  startAppHarness,
   threadFor,
   threadReaches,
 } from '../helpers/slack-app-harness.ts';
 
-let harness: AppHarness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
-
-async function start(options: Parameters<typeof startAppHarness>[0]): Promise<AppHarness> {
-  harness = await startAppHarness(options);
-  return harness;
-}
+/** Starts the app against fresh fakes; each test's apps stop after it. */
+const start = appHarnesses();
 
 const CHANNEL = SLACK_DEFAULTS.channel.id;
 const ALERTS = 'C0ALERTS01';

@@ -1,19 +1,10 @@
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { SLACK_DEFAULTS } from '../fakes/fake-slack.ts';
-import { type AppHarness, eventually, startAppHarness } from '../helpers/slack-app-harness.ts';
-
-let harness: AppHarness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
+import { type AppHarness, appHarnesses, eventually } from '../helpers/slack-app-harness.ts';
 
 const CHANNEL = SLACK_DEFAULTS.channel.id;
 
-async function start(options: Parameters<typeof startAppHarness>[0]): Promise<AppHarness> {
-  harness = await startAppHarness(options);
-  return harness;
-}
+const start = appHarnesses();
 
 /** The root message of the latest thread in the channel, and its replies. */
 function threadIn(h: AppHarness, channel: string) {

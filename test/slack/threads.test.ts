@@ -1,25 +1,16 @@
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { SLACK_DEFAULTS } from '../fakes/fake-slack.ts';
 import {
-  type AppHarness,
+  appHarnesses,
   eventually,
   outgoingTo,
   responseTexts,
   rootsIn,
-  startAppHarness,
   threadReaches,
 } from '../helpers/slack-app-harness.ts';
 
-let harness: AppHarness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
-
-async function start(options: Parameters<typeof startAppHarness>[0]): Promise<AppHarness> {
-  harness = await startAppHarness(options);
-  return harness;
-}
+/** Starts the app against fresh fakes; each test's apps stop after it. */
+const start = appHarnesses();
 
 const USER = SLACK_DEFAULTS.user.id;
 /** Every scope but chat:write.public: a public channel the bot is not in answers not_in_channel. */
