@@ -1,33 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  App,
-  type BlockAction,
-  type ButtonAction,
-  HTTPReceiver,
-  type Logger as SlackLogger,
-  SocketModeReceiver,
-  type ViewSubmitAction,
-} from '@slack/bolt';
+import { App, HTTPReceiver, type Logger as SlackLogger, SocketModeReceiver } from '@slack/bolt';
 import webApi from '@slack/web-api';
-import { type Bridge, SubmitError } from '../bridge.ts';
+import type { Bridge } from '../bridge.ts';
 import type { Config } from '../config/load-config.ts';
 import { conversationUrl } from '../conversations/find-contacts.ts';
 import { type SendRecord, sendingDone } from '../delivery/send-record.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../store/types.ts';
-import { type Alert, type Alerter, type AlertItem, createAlerter, RETRY_ACTION_ID } from './alerts.ts';
+import { type Alert, type Alerter, type AlertItem, createAlerter } from './alerts.ts';
 import { boltLogger } from './bolt-logger.ts';
-import { checkPermission, ENTRY_POINTS } from './entry-points.ts';
 import type { Links } from './render.ts';
+import { registerRetry } from './retry-action.ts';
+import { registerSendModal } from './send-modal.ts';
 import { slackCallFrom } from './slack-call.ts';
 import { createSlackPoster, type SlackPoster, type SlackPosterOptions } from './slack-poster.ts';
 import { createThreadReporter, type ThreadEntry, type ThreadReporter } from './thread-reporter.ts';
-import { createWhatsAppCommand, FIND_SEND_ACTION_ID, type SlashCommand } from './whatsapp-command.ts';
-
-export const SEND_MODAL_CALLBACK_ID = 'whatsapp_send_modal';
-const SEND_MODAL_TEXT_BLOCK = 'text';
-const SEND_MODAL_TEXT_ACTION = 'text';
+import { createWhatsAppCommand, type SlashCommand } from './whatsapp-command.ts';
 
 /** A Slack setting or token that will not work; reported at startup with what to do. */
 export class SlackStartError extends Error {
@@ -256,132 +245,8 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
     );
   });
 
-  app.action<BlockAction<ButtonAction>>(RETRY_ACTION_ID, async ({ ack, body, action, respond }) => {
-    await ack();
-    const tell = (text: string) =>
-      respond({ response_type: 'ephemeral', replace_original: false, text }).catch((error: unknown) =>
-        logger.warn({ err: error }, 'could not answer a button click'),
-      );
-    const sendId = action.value ?? '';
-    const alertTs = (body.container?.['message_ts'] as string | undefined) ?? body.message?.ts ?? '';
-    const userId = body.user.id;
-    const original = await bridge.get(sendId);
-    if (original === undefined) {
-      await tell('This send is no longer stored (sends are kept for 30 days), so it cannot be retried.');
-      return;
-    }
-    const permission = checkPermission(config.slack, { userId, channelId: original.requestedBy.channelId });
-    if (!permission.ok) {
-      await tell(permission.message);
-      return;
-    }
-    const claim = await alerter.claim(alertTs, sendId, userId);
-    if (!claim.ok) {
-      await tell(
-        claim.reason === 'already_retried'
-          ? `<@${claim.by ?? 'someone'}> already retried this send; the result is in its thread.`
-          : 'This alert is no longer known to the bridge, so it cannot be retried from here.',
-      );
-      return;
-    }
-    try {
-      const { record } = await bridge.submit({
-        idempotencyKey: ENTRY_POINTS.button.key({ messageTs: alertTs, actionId: RETRY_ACTION_ID, value: sendId }),
-        // The same person: the conversation it was resolved to, when it got that far.
-        reference:
-          original.conversation === undefined
-            ? original.reference.kind === 'phone'
-              ? { kind: 'phone', e164: original.reference.e164, country: original.reference.country }
-              : original.reference
-            : { kind: 'id', conversationId: original.conversation.id, looksLikePhone: false },
-        content: original.content,
-        requestedBy: {
-          via: ENTRY_POINTS.button.via,
-          userId,
-          ...(original.requestedBy.channelId === undefined ? {} : { channelId: original.requestedBy.channelId }),
-        },
-      });
-      const thread = await reporter.get(sendId);
-      if (thread?.rootTs !== undefined) await reporter.openInThread(record, thread, `Retry by <@${userId}>: `);
-      else
-        await reporter.open(record, {
-          channel: config.slack.alertChannel ?? userId,
-          userId,
-        });
-      logger.info({ sendId: record.id, retryOf: sendId, slackUser: userId }, 'retry started from an alert');
-    } catch (error) {
-      await alerter.release(alertTs, sendId);
-      logger.error({ err: error, sendId }, 'could not start a retry');
-      await tell(
-        error instanceof SubmitError
-          ? error.message
-          : 'The retry could not be stored, so nothing was sent. Please try again in a minute.',
-      );
-    }
-  });
-
-  app.action<BlockAction<ButtonAction>>(FIND_SEND_ACTION_ID, async ({ ack, body, action, client }) => {
-    await ack();
-    const conversationId = Number(action.value);
-    const channel = body.channel?.id ?? (body.container?.['channel_id'] as string | undefined) ?? body.user.id;
-    await client.views.open({
-      trigger_id: body.trigger_id,
-      view: {
-        type: 'modal',
-        callback_id: SEND_MODAL_CALLBACK_ID,
-        private_metadata: JSON.stringify({ conversationId, channel, responseUrl: body.response_url }),
-        title: { type: 'plain_text', text: 'WhatsApp message' },
-        submit: { type: 'plain_text', text: 'Send' },
-        close: { type: 'plain_text', text: 'Cancel' },
-        blocks: [
-          {
-            type: 'section',
-            text: {
-              type: 'mrkdwn',
-              text: `To conversation <${links.conversation(conversationId)}|#${conversationId}>`,
-            },
-          },
-          {
-            type: 'input',
-            block_id: SEND_MODAL_TEXT_BLOCK,
-            label: { type: 'plain_text', text: 'Message' },
-            element: { type: 'plain_text_input', action_id: SEND_MODAL_TEXT_ACTION, multiline: true },
-          },
-        ],
-      },
-    });
-  });
-
-  app.view<ViewSubmitAction>(SEND_MODAL_CALLBACK_ID, async ({ ack, body, view }) => {
-    const metadata = parseMetadata(view.private_metadata);
-    const text = view.state.values[SEND_MODAL_TEXT_BLOCK]?.[SEND_MODAL_TEXT_ACTION]?.value ?? '';
-    const userId = body.user.id;
-    if (metadata === undefined) {
-      await ack({ response_action: 'errors', errors: { [SEND_MODAL_TEXT_BLOCK]: 'This form is out of date.' } });
-      return;
-    }
-    const permission = checkPermission(config.slack, { userId, channelId: metadata.channel });
-    if (!permission.ok) {
-      await ack({ response_action: 'errors', errors: { [SEND_MODAL_TEXT_BLOCK]: permission.message.slice(0, 150) } });
-      return;
-    }
-    try {
-      const { record, duplicate } = await bridge.submit({
-        idempotencyKey: ENTRY_POINTS.modalSubmission.key(view),
-        reference: { kind: 'id', conversationId: metadata.conversationId, looksLikePhone: false },
-        // Typed into a plain text field: Slack sends it unescaped, and it is shown as mrkdwn in the thread.
-        content: { kind: 'text', text: escapeForSlack(text) },
-        requestedBy: { via: ENTRY_POINTS.modalSubmission.via, userId, channelId: metadata.channel },
-      });
-      await ack();
-      if (!duplicate)
-        await reporter.open(record, { channel: metadata.channel, userId, responseUrl: metadata.responseUrl });
-    } catch (error) {
-      const message =
-        error instanceof SubmitError ? error.message : 'The message could not be stored; nothing was sent. Try again.';
-      await ack({ response_action: 'errors', errors: { [SEND_MODAL_TEXT_BLOCK]: message.slice(0, 150) } });
-    }
-  });
+  registerRetry(app, { config, bridge, reporter, alerter, logger });
+  registerSendModal(app, { config, bridge, reporter, links });
 
   app.error(async (error) => {
     logger.error({ err: error }, 'a Slack request failed');
@@ -441,25 +306,6 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
     poster,
     reporter,
   };
-}
-
-function parseMetadata(raw: string): { conversationId: number; channel: string; responseUrl?: string } | undefined {
-  try {
-    const value = JSON.parse(raw) as { conversationId?: unknown; channel?: unknown; responseUrl?: unknown };
-    if (typeof value.conversationId !== 'number' || typeof value.channel !== 'string') return undefined;
-    return {
-      conversationId: value.conversationId,
-      channel: value.channel,
-      ...(typeof value.responseUrl === 'string' ? { responseUrl: value.responseUrl } : {}),
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Text from a plain input arrives unescaped; the core reads Slack's escaped form. */
-function escapeForSlack(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** One audit line per send outcome: who, where, to which conversation, which message, the outcome, the length. */

@@ -1,0 +1,86 @@
+import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import { type Bridge, SubmitError } from '../bridge.ts';
+import type { Config } from '../config/load-config.ts';
+import type { Logger } from '../shared/logger.ts';
+import { type Alerter, RETRY_ACTION_ID } from './alerts.ts';
+import { checkPermission, ENTRY_POINTS } from './entry-points.ts';
+import type { ThreadReporter } from './thread-reporter.ts';
+
+export interface RetryDeps {
+  readonly config: Pick<Config, 'slack'>;
+  readonly bridge: Pick<Bridge, 'get' | 'submit'>;
+  readonly reporter: ThreadReporter;
+  readonly alerter: Alerter;
+  readonly logger: Logger;
+}
+
+/**
+ * The Retry button of a failure alert: the first click claims it (the alert then shows who retried), the send is
+ * submitted again to the conversation the original resolved to, and reported in the original's thread.
+ */
+export function registerRetry(app: App, deps: RetryDeps): void {
+  const { config, bridge, reporter, alerter, logger } = deps;
+  app.action<BlockAction<ButtonAction>>(RETRY_ACTION_ID, async ({ ack, body, action, respond }) => {
+    await ack();
+    const tell = (text: string) =>
+      respond({ response_type: 'ephemeral', replace_original: false, text }).catch((error: unknown) =>
+        logger.warn({ err: error }, 'could not answer a button click'),
+      );
+    const sendId = action.value ?? '';
+    const alertTs = (body.container?.['message_ts'] as string | undefined) ?? body.message?.ts ?? '';
+    const userId = body.user.id;
+    const original = await bridge.get(sendId);
+    if (original === undefined) {
+      await tell('This send is no longer stored (sends are kept for 30 days), so it cannot be retried.');
+      return;
+    }
+    const permission = checkPermission(config.slack, { userId, channelId: original.requestedBy.channelId });
+    if (!permission.ok) {
+      await tell(permission.message);
+      return;
+    }
+    const claim = await alerter.claim(alertTs, sendId, userId);
+    if (!claim.ok) {
+      await tell(
+        claim.reason === 'already_retried'
+          ? `<@${claim.by ?? 'someone'}> already retried this send; the result is in its thread.`
+          : 'This alert is no longer known to the bridge, so it cannot be retried from here.',
+      );
+      return;
+    }
+    try {
+      const { record } = await bridge.submit({
+        idempotencyKey: ENTRY_POINTS.button.key({ messageTs: alertTs, actionId: RETRY_ACTION_ID, value: sendId }),
+        // The same person: the conversation it was resolved to, when it got that far.
+        reference:
+          original.conversation === undefined
+            ? original.reference.kind === 'phone'
+              ? { kind: 'phone', e164: original.reference.e164, country: original.reference.country }
+              : original.reference
+            : { kind: 'id', conversationId: original.conversation.id, looksLikePhone: false },
+        content: original.content,
+        requestedBy: {
+          via: ENTRY_POINTS.button.via,
+          userId,
+          ...(original.requestedBy.channelId === undefined ? {} : { channelId: original.requestedBy.channelId }),
+        },
+      });
+      const thread = await reporter.get(sendId);
+      if (thread?.rootTs !== undefined) await reporter.openInThread(record, thread, `Retry by <@${userId}>: `);
+      else
+        await reporter.open(record, {
+          channel: config.slack.alertChannel ?? userId,
+          userId,
+        });
+      logger.info({ sendId: record.id, retryOf: sendId, slackUser: userId }, 'retry started from an alert');
+    } catch (error) {
+      await alerter.release(alertTs, sendId);
+      logger.error({ err: error, sendId }, 'could not start a retry');
+      await tell(
+        error instanceof SubmitError
+          ? error.message
+          : 'The retry could not be stored, so nothing was sent. Please try again in a minute.',
+      );
+    }
+  });
+}
