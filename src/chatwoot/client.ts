@@ -1,5 +1,5 @@
 import ky, { type KyInstance } from 'ky';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import {
@@ -17,9 +17,11 @@ import {
   type Contact,
   type Conversation,
   contactConversationsSchema,
+  contactInboxSchema,
   contactSearchSchema,
   conversationListSchema,
   conversationSchema,
+  createContactSchema,
   type Inbox,
   inboxListSchema,
   type Message,
@@ -60,6 +62,15 @@ export interface NewMessage {
   readonly private?: boolean;
   /** Stored by Chatwoot as given and returned by every read: where the bridge carries its send id. */
   readonly contentAttributes?: Readonly<Record<string, unknown>>;
+  /** An approved WhatsApp template: `{ name, language, category, processed_params }`; `content` is its rendered text. */
+  readonly templateParams?: Readonly<Record<string, unknown>>;
+}
+
+export interface NewContact {
+  readonly inboxId: number;
+  readonly name: string;
+  /** E.164 with `+`; unique per account (a duplicate is a 422). */
+  readonly phoneNumber: string;
 }
 
 export interface MessageRange {
@@ -95,6 +106,14 @@ export interface ChatwootClient {
     status: 'open' | 'resolved' | 'pending',
     options: CallOptions,
   ): Promise<void>;
+  /** A contact linked to the inbox (its WhatsApp `source_id` is the number without `+`). */
+  createContact(contact: NewContact, options: CallOptions): Promise<{ contactId: number }>;
+  /** Links an existing contact to the inbox (find-or-create on Chatwoot's side). */
+  createContactInbox(contactId: number, inboxId: number, options: CallOptions): Promise<void>;
+  /** An open conversation with no message yet (with `lock_to_single_conversation`, Chatwoot returns the existing one). */
+  createConversation(inboxId: number, contactId: number, options: CallOptions): Promise<Conversation>;
+  /** Asks Chatwoot to re-read the inbox's templates from Meta (administrators only; asynchronous). */
+  syncTemplates(inboxId: number, options: CallOptions): Promise<void>;
 }
 
 interface RequestSpec<S extends z.ZodType> {
@@ -281,6 +300,7 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
             message_type: 'outgoing',
             private: message.private ?? false,
             ...(message.contentAttributes === undefined ? {} : { content_attributes: message.contentAttributes }),
+            ...(message.templateParams === undefined ? {} : { template_params: message.templateParams }),
           },
           schema: messageSchema,
           subject: `conversation ${conversationId}`,
@@ -314,6 +334,55 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
           subject: `conversation ${conversationId}`,
         },
         // Setting a status twice is harmless, so this write may be retried.
+        { ...callOptions, retry: callOptions.retry ?? callOptions.lane !== 'interactive' },
+      );
+    },
+    createContact: async (contact, callOptions) => {
+      const result = await call(
+        {
+          method: 'POST',
+          path: `${account}/contacts`,
+          json: { inbox_id: contact.inboxId, name: contact.name, phone_number: contact.phoneNumber },
+          schema: createContactSchema,
+          subject: 'contact',
+        },
+        callOptions,
+      );
+      return { contactId: result.payload.contact.id };
+    },
+    createContactInbox: async (contactId, inboxId, callOptions) => {
+      await call(
+        {
+          method: 'POST',
+          path: `${account}/contacts/${contactId}/contact_inboxes`,
+          json: { inbox_id: inboxId },
+          schema: contactInboxSchema,
+          subject: `contact ${contactId}`,
+        },
+        // Find-or-create: repeating it is harmless.
+        { ...callOptions, retry: callOptions.retry ?? callOptions.lane !== 'interactive' },
+      );
+    },
+    createConversation: (inboxId, contactId, callOptions) =>
+      call(
+        {
+          method: 'POST',
+          path: `${account}/conversations`,
+          json: { inbox_id: inboxId, contact_id: contactId, status: 'open' },
+          schema: conversationSchema,
+          subject: `contact ${contactId}`,
+        },
+        callOptions,
+      ),
+    syncTemplates: async (inboxId, callOptions) => {
+      await call(
+        {
+          method: 'POST',
+          path: `${account}/inboxes/${inboxId}/sync_templates`,
+          json: {},
+          schema: z.unknown(),
+          subject: `inbox ${inboxId}`,
+        },
         { ...callOptions, retry: callOptions.retry ?? callOptions.lane !== 'interactive' },
       );
     },

@@ -44,6 +44,8 @@ export const inboxSchema = z.object({
     .boolean()
     .nullish()
     .transform((value) => value ?? false),
+  /** WhatsApp templates as synced from Meta (their own shape; read by src/templates). */
+  message_templates: z.unknown().optional(),
 });
 export type Inbox = z.infer<typeof inboxSchema>;
 export const inboxListSchema = z.object({ payload: z.array(inboxSchema) });
@@ -125,3 +127,8 @@ export const contactSearchSchema = z.object({
 export const toggleStatusSchema = z.object({
   payload: z.object({ success: z.boolean().optional(), current_status: z.string().optional() }).optional(),
 });
+
+export const createContactSchema = z.object({
+  payload: z.object({ contact: z.object({ id: z.number() }) }),
+});
+export const contactInboxSchema = z.object({ source_id: nullableString });

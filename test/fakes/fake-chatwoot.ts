@@ -27,6 +27,7 @@ import type {
   FakeUser,
   IncomingMessageInit,
   MessageStatus,
+  MessageTemplate,
   OutgoingMessageInit,
   Role,
 } from './chatwoot/types.ts';
@@ -110,6 +111,10 @@ export interface FakeChatwoot {
   addAgentBot(init: AddAgentBotInit): FakeAgentBot;
   addInbox(init: FakeInboxInit): FakeInbox;
   addInboxMember(inboxId: number, userId: number): void;
+  /** What Meta would sync next: the inbox's `message_templates` from now on. */
+  setTemplates(inboxId: number, templates: MessageTemplate[]): void;
+  /** Inbox ids whose template sync (`POST …/sync_templates`) was asked for, in order. */
+  templateSyncs(): number[];
   /** Throws Rails' `Validation failed: …` on an invalid or duplicate phone/email/identifier. */
   addContact(init: FakeContactInit): FakeContact;
   addContactInbox(init: { contactId: number; inboxId: number; sourceId?: string }): FakeContactInbox;
@@ -274,6 +279,14 @@ class FakeChatwootServer implements FakeChatwoot {
   addInboxMember(inboxId: number, userId: number): void {
     this.store.requireUser(userId);
     this.store.requireInbox(inboxId).memberIds.add(userId);
+  }
+
+  setTemplates(inboxId: number, templates: MessageTemplate[]): void {
+    this.store.requireInbox(inboxId).messageTemplates = structuredClone(templates);
+  }
+
+  templateSyncs(): number[] {
+    return [...this.api.templateSyncs];
   }
 
   addContact(init: FakeContactInit): FakeContact {

@@ -142,6 +142,14 @@ export class ChatwootApi {
       ),
       route(
         'POST',
+        `${account}/inboxes/:id/sync_templates`,
+        'account',
+        'api/v1/accounts/inboxes',
+        'sync_templates',
+        (c) => this.syncTemplates(c),
+      ),
+      route(
+        'POST',
         `${account}/contacts/:contact_id/contact_inboxes`,
         'account',
         'api/v1/accounts/contacts/contact_inboxes',
@@ -579,6 +587,19 @@ export class ChatwootApi {
     if (!contactInbox) throw new Error("undefined method 'source_id' for nil");
     return json(200, { source_id: contactInbox.sourceId, inbox: this.views.inboxSlim(inbox) });
   }
+
+  /** `InboxesController#sync_templates` (admin only, InboxPolicy): enqueues `Channels::Whatsapp::TemplatesSyncJob`. */
+  private syncTemplates({ params, actor, account }: Context): ApiResponse {
+    const inbox = this.findInbox(account, params['id']);
+    if (actor.kind !== 'user' || this.store.membership(actor.user, account.id)?.role !== 'administrator') {
+      throw new NotAuthorized();
+    }
+    this.templateSyncs.push(inbox.id);
+    return json(200, { message: 'Template sync initiated successfully' });
+  }
+
+  /** Inbox ids whose template sync was asked for, in order (the sync itself is Meta's side: set templates directly). */
+  readonly templateSyncs: number[] = [];
 
   private findInbox(account: AccountRecord, id: ParamValue | undefined): InboxRecord {
     const inboxId = castInteger(id ?? null);
