@@ -1,13 +1,13 @@
 import type Keyv from 'keyv';
 import { z } from 'zod';
 import type { CallOptions, ChatwootClient } from '../chatwoot/client.ts';
-import { ChatwootNotFoundError } from '../chatwoot/errors.ts';
+import { ChatwootNotFoundError, ChatwootRejectedError } from '../chatwoot/errors.ts';
 import { type Conversation, type Inbox, MESSAGE_TYPE, type Message } from '../chatwoot/schemas.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import { type InboxDirectory, type WhatsAppChannel, whatsappChannelOf } from './inbox-directory.ts';
 import { type ConversationReference, referenceKey } from './reference/parse-reference.ts';
-import { maskPhone, phoneVariants, whatsappSourceId } from './reference/phone.ts';
+import { formatPhoneInternational, maskPhone, phoneVariants, whatsappSourceId } from './reference/phone.ts';
 import { ResolveError } from './resolve-error.ts';
 
 const DAY_MS = 24 * 60 * 60_000;
@@ -41,12 +41,26 @@ export type ConversationFacts = z.infer<typeof conversationFactsSchema>;
 export interface ResolvedConversation extends ConversationFacts {
   /** Served without asking Chatwoot. */
   readonly fromCache: boolean;
+  /** The bridge created the contact's conversation just now (a number that never had one). */
+  readonly created?: boolean;
   /** Resolved conversations are reopened before sending, so the customer's answer comes back to this one. */
   readonly needsReopen: boolean;
 }
 
+export interface ResolveOptions {
+  /**
+   * A number with no conversation gets one (contact, inbox link and conversation, in the WhatsApp inbox): only for an
+   * approved template, the one thing WhatsApp lets a business send first.
+   */
+  readonly create?: boolean;
+}
+
 export interface ConversationResolver {
-  resolve(reference: ConversationReference, options: CallOptions): Promise<ResolvedConversation>;
+  resolve(
+    reference: ConversationReference,
+    options: CallOptions,
+    resolveOptions?: ResolveOptions,
+  ): Promise<ResolvedConversation>;
   /** The window as it is now: the remembered one while it stays open for `marginMs` more, else read again. */
   currentWindow(conversationId: number, options: CallOptions, marginMs: number): Promise<WindowState>;
   /** Record that the conversation is open again (after the bridge reopened it). */
@@ -181,7 +195,11 @@ export function createConversationResolver(options: ConversationResolverOptions)
     return newestFirst.find((conversation) => conversation.status !== 'resolved') ?? newestFirst[0];
   };
 
-  const lookupPhone = async (e164: string, callOptions: CallOptions): Promise<ConversationFacts> => {
+  const lookupPhone = async (
+    e164: string,
+    callOptions: CallOptions,
+    create: boolean,
+  ): Promise<ConversationFacts & { created?: boolean }> => {
     const inbox = await inboxes.whatsappInbox(callOptions);
     const variants = phoneVariants(e164);
     // A conversation counts only if its contact has one of the number's forms: this also guards against an old
@@ -202,25 +220,78 @@ export function createConversationResolver(options: ConversationResolverOptions)
       if (chosen !== undefined) return factsFrom(chosen, inbox, callOptions);
     }
     const { contacts } = await client.searchContacts(e164, 1, callOptions);
-    for (const contact of contacts.filter((candidate) => variants.includes(candidate.phone_number ?? ''))) {
+    const matching = contacts.filter((candidate) => variants.includes(candidate.phone_number ?? ''));
+    for (const contact of matching) {
       const chosen = pick((await client.listContactConversations(contact.id, callOptions)).filter(belongs), inbox);
       if (chosen !== undefined) return factsFrom(chosen, inbox, callOptions);
     }
+    if (create) return { ...(await createConversation(e164, inbox, matching[0]?.id, callOptions)), created: true };
     throw new ResolveError(
       'unknown_number',
       `No WhatsApp conversation with ${maskPhone(e164)} exists in the inbox "${inbox.name}".`,
-      'Check the number. A customer who never wrote to you can only be reached with an approved WhatsApp template.',
+      'Check the number. A customer who never wrote to you can only be reached with an approved WhatsApp template (`/whatsapp template <number> <template>`, or the "Send WhatsApp message" shortcut), which starts the conversation.',
     );
   };
 
-  const resolved = (facts: ConversationFacts, fromCache: boolean): ResolvedConversation => ({
+  /**
+   * Chatwoot's recipe for a number that never wrote (reference §3.7): the contact (created with the inbox link, or an
+   * existing contact linked to the inbox), then an open conversation. Each step is safe to repeat after an uncertain
+   * outcome: the next attempt finds what the last one created (the conversation by its source_id, the contact by
+   * search, and a duplicate phone number is a 422 that leads to the existing contact).
+   */
+  const createConversation = async (
+    e164: string,
+    inbox: Inbox,
+    existingContactId: number | undefined,
+    callOptions: CallOptions,
+  ): Promise<ConversationFacts> => {
+    let contactId = existingContactId;
+    if (contactId === undefined) {
+      try {
+        contactId = (
+          await client.createContact(
+            { inboxId: inbox.id, name: formatPhoneInternational(e164), phoneNumber: e164 },
+            callOptions,
+          )
+        ).contactId;
+      } catch (error) {
+        if (!(error instanceof ChatwootRejectedError)) throw error;
+        // Taken meanwhile (or by a form of the number search did not return): find that contact.
+        const again = (await client.searchContacts(e164, 1, callOptions)).contacts.find(
+          (candidate) => candidate.phone_number === e164,
+        );
+        if (again === undefined) throw error;
+        contactId = again.id;
+      }
+    }
+    if (existingContactId !== undefined) await client.createContactInbox(contactId, inbox.id, callOptions);
+    const conversation = await client.createConversation(inbox.id, contactId, callOptions);
+    logger.info(
+      { phone: maskPhone(e164), conversationId: conversation.id, contactId, inboxId: inbox.id },
+      'created a WhatsApp conversation for a new number',
+    );
+    return factsFrom(conversation, inbox, callOptions);
+  };
+
+  /** One creation per number at a time: two sends to the same new number must not make two conversations. */
+  const creating = new Map<string, Promise<ConversationFacts & { created?: boolean }>>();
+  const lookupOnce = (e164: string, callOptions: CallOptions, create: boolean) => {
+    if (!create) return lookupPhone(e164, callOptions, false);
+    const running = creating.get(e164);
+    if (running !== undefined) return running.then((facts) => ({ ...facts, created: false }));
+    const started = lookupPhone(e164, callOptions, true).finally(() => creating.delete(e164));
+    creating.set(e164, started);
+    return started;
+  };
+
+  const resolved = (facts: ConversationFacts & { created?: boolean }, fromCache: boolean): ResolvedConversation => ({
     ...facts,
     fromCache,
     needsReopen: facts.status === 'resolved',
   });
 
   return {
-    resolve: async (reference, callOptions) => {
+    resolve: async (reference, callOptions, resolveOptions = {}) => {
       if (reference.kind === 'phone') {
         const key = referenceKey(reference);
         const knownId = caching ? await options.references.get(key) : undefined;
@@ -229,14 +300,14 @@ export function createConversationResolver(options: ConversationResolverOptions)
           if (facts !== undefined) return resolved(facts, true);
           return resolved(await fetchFacts(knownId, callOptions), false);
         }
-        const facts = await lookupPhone(reference.e164, callOptions);
+        const { created, ...facts } = await lookupOnce(reference.e164, callOptions, resolveOptions.create === true);
         await remember(facts);
         if (caching) await options.references.set(key, facts.conversationId, ttlMs);
         logger.debug(
           { phone: maskPhone(reference.e164), conversationId: facts.conversationId },
           'phone number resolved to a conversation',
         );
-        return resolved(facts, false);
+        return resolved(created === true ? { ...facts, created } : facts, false);
       }
       const facts = await remembered(reference.conversationId);
       if (facts !== undefined) return resolved(facts, true);

@@ -39,9 +39,9 @@ export function describeState(record: SendRecord, now: number): string {
     case 'accepted':
       return `Accepted by Chatwoot as ${messages} for ${describeRecipient(record)}${parts}; waiting for WhatsApp.${reopened(record)}`;
     case 'sent':
-      return `Sent: WhatsApp took ${messages} for ${describeRecipient(record)}.${reopened(record)}`;
+      return `Sent: WhatsApp took ${messages} for ${describeRecipient(record)}.${reopened(record)}${afterTemplate(record)}`;
     case 'delivered':
-      return `Delivered to ${describeRecipient(record)}.${reopened(record)}`;
+      return `Delivered to ${describeRecipient(record)}.${reopened(record)}${afterTemplate(record)}`;
     case 'read':
       return `Read by ${describeRecipient(record)}.${reopened(record)}`;
     case 'failed': {
@@ -55,6 +55,13 @@ export function describeState(record: SendRecord, now: number): string {
         : `Failed${which}: ${[failure.message, failure.advice].filter(Boolean).join(' ')}`;
     }
   }
+}
+
+/** A template does not open WhatsApp's 24-hour window: only the customer's answer does. */
+function afterTemplate(record: SendRecord): string {
+  return record.content.kind === 'template'
+    ? ' A template does not open the 24-hour window: free text can follow once the customer replies.'
+    : '';
 }
 
 function reopened(record: SendRecord): string {

@@ -36,6 +36,11 @@ export const prepareContent: PrepareContent = (content, channel) => {
     }
     return { ok: true, parts: prepared.parts.map((part) => ({ content: part.content, length: part.length })) };
   }
+  if (content.kind === 'template') {
+    // WhatsApp shows the approved template itself; `content` is its rendered text, for Chatwoot's transcript.
+    const rendered = content.rendered.trim() === '' ? `[template ${content.name}]` : content.rendered;
+    return { ok: true, parts: [{ content: rendered, length: rendered.length }] };
+  }
   if (content.kind !== 'text') {
     return {
       ok: false,

@@ -17,10 +17,21 @@ import {
   isNote,
   type PartRecord,
   referenceOf,
+  type SendContent,
   type SendRecord,
   sendingDone,
 } from './send-record.ts';
 import type { SendRepository } from './send-repository.ts';
+
+/** Chatwoot's `template_params` for an approved template (reference §4.2); the category is the template's own. */
+function templateParamsOf(content: Extract<SendContent, { kind: 'template' }>): Record<string, unknown> {
+  return {
+    name: content.name,
+    language: content.language,
+    ...(content.category === undefined ? {} : { category: content.category }),
+    processed_params: content.parameters,
+  };
+}
 
 export interface SendRetryPolicy extends RetryPolicy {
   /** After an attempt with no known outcome, wait at least this long before looking for the message (a slow Chatwoot may still store it). */
@@ -93,7 +104,10 @@ export function createSendSteps(options: SendStepsOptions): SendSteps {
   };
 
   const resolve = async (record: SendRecord): Promise<SendRecord> => {
-    const conversation = await resolver.resolve(referenceOf(record), SEND);
+    // Only an approved template may start a conversation with a number that never had one.
+    const conversation = await resolver.resolve(referenceOf(record), SEND, {
+      create: record.content.kind === 'template',
+    });
     const prepared = options.prepare(record.content, conversation.channel);
     if (!prepared.ok) return fail(record, { ...prepared.failure, at: clock.now() });
     logger.info(
@@ -185,6 +199,7 @@ export function createSendSteps(options: SendStepsOptions): SendSteps {
           content: part.content,
           contentAttributes: markerFor(record.id, part.index),
           ...(note ? { private: true } : {}),
+          ...(record.content.kind === 'template' ? { templateParams: templateParamsOf(record.content) } : {}),
         },
         SEND,
       );

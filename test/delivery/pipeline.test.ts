@@ -282,6 +282,83 @@ describe('private notes', () => {
   });
 });
 
+describe('approved templates', () => {
+  const template = (key: string, to: ConversationReference): SendRequest => ({
+    idempotencyKey: key,
+    reference: to,
+    content: {
+      kind: 'template',
+      name: 'order_update',
+      language: 'en_US',
+      category: 'UTILITY',
+      parameters: { body: { '1': 'Jane', '2': '4411' } },
+      rendered: 'Hi Jane, your order 4411 has shipped.',
+    },
+    requestedBy: { via: 'test', userId: 'U0123ABCD' },
+  });
+  const TEMPLATES = [
+    {
+      name: 'order_update',
+      language: 'en_US',
+      status: 'APPROVED',
+      category: 'UTILITY',
+      components: [{ type: 'BODY', text: 'Hi {{1}}, your order {{2}} has shipped.' }],
+    },
+  ];
+
+  test('goes out with template_params outside the 24-hour window, and says free text must wait', async () => {
+    const h = await start({ inbox: { messageTemplates: TEMPLATES } });
+    const { conversationId } = await h.customer();
+    h.clock.jump(25 * 60 * 60_000);
+    const { record } = await h.bridge.submit(template('t:1', byId(conversationId)));
+    const done = await waitForSend(h.bridge, record.id, atLeast('sent'));
+    const [message] = outgoing(h, conversationId);
+    expect(message?.content).toBe('Hi Jane, your order 4411 has shipped.');
+    expect(message?.additionalAttributes['template_params']).toEqual({
+      name: 'order_update',
+      language: 'en_US',
+      category: 'UTILITY',
+      processed_params: { body: { '1': 'Jane', '2': '4411' } },
+    });
+    expect(describeState(done, Date.now())).toMatch(/free text can follow once the customer replies/);
+  });
+
+  test('starts a conversation with a number that never had one: contact, conversation, then the template', async () => {
+    const h = await start({ inbox: { messageTemplates: TEMPLATES } });
+    const { record } = await h.bridge.submit(template('t:2', byPhone('+14155550177')));
+    const done = await waitForSend(h.bridge, record.id, atLeast('sent'));
+    const conversations = h.fake.conversations().filter((c) => c.inboxId === h.inbox.id);
+    expect(conversations).toHaveLength(1);
+    expect(done.conversation?.id).toBe(conversations[0]?.id);
+    expect(done.conversation?.contactPhone).toBe('+14155550177');
+    expect(outgoing(h, conversations[0]?.id ?? 0).map((m) => m.additionalAttributes['template_params'])).toHaveLength(
+      1,
+    );
+  });
+
+  test('two sends to the same new number at once make one conversation', async () => {
+    const h = await start({ inbox: { messageTemplates: TEMPLATES } });
+    const [a, b] = await Promise.all([
+      h.bridge.submit(template('t:3', byPhone('+14155550178'))),
+      h.bridge.submit(template('t:4', byPhone('+14155550178'))),
+    ]);
+    await waitForSend(h.bridge, a.record.id, atLeast('sent'));
+    await waitForSend(h.bridge, b.record.id, atLeast('sent'));
+    const conversations = h.fake.conversations().filter((c) => c.inboxId === h.inbox.id);
+    expect(conversations).toHaveLength(1);
+    expect(outgoing(h, conversations[0]?.id ?? 0)).toHaveLength(2);
+  });
+
+  test('refuses free text to a number with no conversation, pointing to templates, and creates nothing', async () => {
+    const h = await start({ inbox: { messageTemplates: TEMPLATES } });
+    const { record } = await h.bridge.submit(request(byPhone('+14155550179'), 'Hello there'));
+    const failed = await waitForSend(h.bridge, record.id, reached('failed'));
+    expect(failed.failure?.code).toBe('unknown_number');
+    expect(failed.failure?.advice).toMatch(/approved WhatsApp template.*\/whatsapp template/);
+    expect(h.fake.conversations().filter((c) => c.inboxId === h.inbox.id)).toEqual([]);
+  });
+});
+
 describe('faults', () => {
   test('rides out a burst of 5xx, showing why it waits, and sends once', async () => {
     const h = await start();
