@@ -27,6 +27,8 @@ export interface SlackConfig {
   /** With a trailing slash, as Slack's WebClient expects. */
   readonly apiUrl: string;
   readonly alertChannel: string | undefined;
+  /** Preselected result channel of the global shortcut's form. */
+  readonly defaultChannel: string | undefined;
   readonly allowedUsers: readonly string[];
   readonly allowedChannels: readonly string[];
 }
@@ -36,6 +38,12 @@ export interface Config {
   readonly whatsapp: { readonly pacingMs: number; readonly pacingBurst: number };
   readonly conversationCacheTtlMs: number;
   readonly defaultPhoneRegion: string | undefined;
+  readonly templates: {
+    /** The team's text snippets; `required` when the operator named the file (the default may be absent). */
+    readonly file: string;
+    readonly required: boolean;
+    readonly cacheTtlMs: number;
+  };
   readonly slack: SlackConfig;
   readonly port: number;
   readonly storeUrl: string;
@@ -220,6 +228,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): LoadConfi
     signingSecret: secret('SLACK_SIGNING_SECRET', undefined, 'the Slack app page → Basic Information → Signing Secret'),
     apiUrl: `${slackApiUrl}/`,
     alertChannel: undefined,
+    defaultChannel: undefined,
     allowedUsers: idList('SLACK_ALLOWED_USERS', /^[UW][A-Z0-9]{6,}$/, 'user'),
     allowedChannels: idList('SLACK_ALLOWED_CHANNELS', /^[CGD][A-Z0-9]{6,}$/, 'channel'),
   };
@@ -244,6 +253,21 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): LoadConfi
       `SLACK_ALERT_CHANNEL must be a channel id like C0123456789 (got "${alertChannel}"): open the channel's details and copy the id at the bottom.`,
     );
   }
+  const defaultChannel = read('SLACK_DEFAULT_CHANNEL');
+  if (defaultChannel !== undefined && !/^[CG][A-Z0-9]{6,}$/.test(defaultChannel)) {
+    problem(
+      'SLACK_DEFAULT_CHANNEL',
+      `SLACK_DEFAULT_CHANNEL must be a channel id like C0123456789 (got "${defaultChannel}"): open the channel's details and copy the id at the bottom.`,
+    );
+  }
+  const templatesFile = read('TEMPLATES_FILE');
+  const templateCacheSeconds = integer(
+    'TEMPLATE_CACHE_TTL_SECONDS',
+    600,
+    0,
+    7 * 86_400,
+    '0 reads the templates from Chatwoot every time; 600 is the default.',
+  );
 
   // Process
   const port = integer('PORT', 3000, 1, 65_535, 'a TCP port such as 3000.');
@@ -279,7 +303,12 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): LoadConfi
       whatsapp: { pacingMs: pacingSeconds * 1000, pacingBurst },
       conversationCacheTtlMs: cacheTtlSeconds * 1000,
       defaultPhoneRegion,
-      slack: { ...slack, alertChannel },
+      templates: {
+        file: templatesFile ?? 'templates.yml',
+        required: templatesFile !== undefined,
+        cacheTtlMs: templateCacheSeconds * 1000,
+      },
+      slack: { ...slack, alertChannel, defaultChannel },
       port,
       storeUrl,
       logLevel,

@@ -99,6 +99,20 @@ export const variables = [
       'How long a phone number → conversation lookup is reused without asking Chatwoot. The 24-hour window is tracked separately, from its real end.',
   },
   {
+    name: 'TEMPLATES_FILE',
+    required: false,
+    default: 'templates.yml',
+    meaning:
+      'The team’s text snippets with `{{variables}}` (see `templates.example.yml`), checked at startup. The default file is optional; a path you set must exist.',
+  },
+  {
+    name: 'TEMPLATE_CACHE_TTL_SECONDS',
+    required: false,
+    default: '600',
+    meaning:
+      'How long the WhatsApp inbox’s approved templates are reused before Chatwoot is asked again (`/whatsapp templates refresh` re-reads at once).',
+  },
+  {
     name: 'DEFAULT_PHONE_REGION',
     required: false,
     meaning: 'Country (ISO code such as `GB`) for phone numbers written without `+`, e.g. `020 7946 0958`.',
@@ -137,6 +151,12 @@ export const variables = [
     required: false,
     meaning:
       'Channel id (`C…`) that gets an alert, with a Retry button, for every send that finally fails (grouped when many fail at once). Invite the bot to it.',
+  },
+  {
+    name: 'SLACK_DEFAULT_CHANNEL',
+    required: false,
+    meaning:
+      'Channel id (`C…`) preselected in the "Send WhatsApp message" form as where the result thread goes (people can pick another).',
   },
   {
     name: 'SLACK_ALLOWED_USERS',

@@ -59,6 +59,9 @@ export const sendContentSchema = z.discriminatedUnion('kind', [
     name: z.string(),
     language: z.string(),
     category: z.string().optional(),
+    /** 360dialog templates only. */
+    namespace: z.string().optional(),
+    /** Chatwoot's `processed_params`: body, header and button values. */
     parameters: z.record(z.string(), z.unknown()),
     /** The rendered text, stored in Chatwoot so the transcript stays readable. */
     rendered: z.string(),

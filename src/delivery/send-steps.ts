@@ -29,6 +29,7 @@ function templateParamsOf(content: Extract<SendContent, { kind: 'template' }>): 
     name: content.name,
     language: content.language,
     ...(content.category === undefined ? {} : { category: content.category }),
+    ...(content.namespace === undefined ? {} : { namespace: content.namespace }),
     processed_params: content.parameters,
   };
 }

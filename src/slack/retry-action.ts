@@ -4,11 +4,14 @@ import type { Config } from '../config/load-config.ts';
 import type { Logger } from '../shared/logger.ts';
 import { type Alerter, RETRY_ACTION_ID } from './alerts.ts';
 import { checkPermission, ENTRY_POINTS } from './entry-points.ts';
+import type { ModalMetadata } from './send-modal.ts';
 import type { ThreadReporter } from './thread-reporter.ts';
 
 export interface RetryDeps {
   readonly config: Pick<Config, 'slack'>;
-  readonly bridge: Pick<Bridge, 'get' | 'submit'>;
+  readonly bridge: Pick<Bridge, 'get' | 'submit' | 'resolver'>;
+  /** Opens the send form (a closed window needs a template: a choice only a person can make). */
+  readonly openForm: (triggerId: string, metadata: ModalMetadata) => Promise<void>;
   readonly reporter: ThreadReporter;
   readonly alerter: Alerter;
   readonly logger: Logger;
@@ -47,6 +50,29 @@ export function registerRetry(app: App, deps: RetryDeps): void {
           : 'This alert is no longer known to the bridge, so it cannot be retried from here.',
       );
       return;
+    }
+    const conversationId = original.conversation?.id;
+    if (original.failure?.code === 'window_closed' && conversationId !== undefined) {
+      const window = await bridge.resolver
+        .currentWindow(conversationId, { lane: 'interactive', deadlineMs: 1_500 }, 15_000)
+        .catch(() => undefined);
+      if (window?.open !== true) {
+        // Still closed: the same text would fail again. The form offers the approved templates instead.
+        await deps
+          .openForm(body.trigger_id, {
+            retryOf: { sendId, alertTs },
+            conversation: { value: `c:${conversationId}`, label: `Conversation #${conversationId}` },
+            kind: 'whatsapp',
+          })
+          .catch(async (error: unknown) => {
+            logger.warn({ err: error, sendId }, 'could not open the form for a retry');
+            await alerter.release(alertTs, sendId);
+            await tell(
+              'The 24-hour window is still closed, and the form to choose a template could not open. Try again.',
+            );
+          });
+        return;
+      }
     }
     try {
       const { record } = await bridge.submit({

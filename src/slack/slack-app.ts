@@ -1,5 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { App, HTTPReceiver, type Logger as SlackLogger, SocketModeReceiver } from '@slack/bolt';
+import {
+  App,
+  type BlockAction,
+  type ButtonAction,
+  HTTPReceiver,
+  type Logger as SlackLogger,
+  SocketModeReceiver,
+} from '@slack/bolt';
 import webApi from '@slack/web-api';
 import type { Bridge } from '../bridge.ts';
 import type { Config } from '../config/load-config.ts';
@@ -8,6 +15,7 @@ import { type SendRecord, sendingDone } from '../delivery/send-record.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../store/types.ts';
+import type { Templates } from '../templates/templates-service.ts';
 import { type Alert, type Alerter, type AlertItem, createAlerter } from './alerts.ts';
 import { boltLogger } from './bolt-logger.ts';
 import type { Links } from './render.ts';
@@ -16,7 +24,7 @@ import { registerSendModal } from './send-modal.ts';
 import { slackCallFrom } from './slack-call.ts';
 import { createSlackPoster, type SlackPoster, type SlackPosterOptions } from './slack-poster.ts';
 import { createThreadReporter, type ThreadEntry, type ThreadReporter } from './thread-reporter.ts';
-import { createWhatsAppCommand, type SlashCommand } from './whatsapp-command.ts';
+import { createWhatsAppCommand, FIND_SEND_ACTION_ID, type SlashCommand } from './whatsapp-command.ts';
 
 /** A Slack setting or token that will not work; reported at startup with what to do. */
 export class SlackStartError extends Error {
@@ -38,6 +46,7 @@ export interface SlackTuning {
 
 export interface SlackAppDeps {
   readonly config: Pick<Config, 'chatwoot' | 'defaultPhoneRegion' | 'slack'>;
+  readonly templates: Templates;
   readonly bridge: Bridge;
   readonly store: Store;
   readonly clock: Clock;
@@ -245,8 +254,27 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
     );
   });
 
-  registerRetry(app, { config, bridge, reporter, alerter, logger });
-  registerSendModal(app, { config, bridge, reporter, links });
+  const form = registerSendModal(app, {
+    config,
+    bridge,
+    reporter,
+    catalogue: deps.templates.catalogue,
+    teamTemplates: deps.templates.team,
+    isAdministrator: deps.templates.isAdministrator,
+    releaseRetry: (alertTs, sendId) => alerter.release(alertTs, sendId),
+    logger,
+  });
+  registerRetry(app, { config, bridge, reporter, alerter, logger, openForm: form.open });
+  app.action<BlockAction<ButtonAction>>(FIND_SEND_ACTION_ID, async ({ ack, body, action }) => {
+    await ack();
+    const conversationId = Number(action.value);
+    const channel = body.channel?.id ?? (body.container?.['channel_id'] as string | undefined);
+    await form.open(body.trigger_id, {
+      conversation: { value: `c:${conversationId}`, label: `Conversation #${conversationId}` },
+      ...(channel === undefined ? {} : { channel }),
+      ...(body.response_url === undefined ? {} : { responseUrl: body.response_url }),
+    });
+  });
 
   app.error(async (error) => {
     logger.error({ err: error }, 'a Slack request failed');

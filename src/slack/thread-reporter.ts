@@ -65,6 +65,15 @@ export interface ThreadReporter {
   open(record: SendRecord, place: ThreadPlace): Promise<ThreadEntry>;
   /** Reports a retry into the original send's thread: a new status reply under the same root. */
   openInThread(record: SendRecord, original: ThreadEntry, prefix: string): Promise<ThreadEntry>;
+  /**
+   * Reports under a message that is not ours (the "Send to WhatsApp" message shortcut): the status reply goes in that
+   * message's thread; where the bot cannot post there, the thread moves to the user's DM as usual.
+   */
+  openUnder(
+    record: SendRecord,
+    place: ThreadPlace & { readonly threadTs: string },
+    prefix: string,
+  ): Promise<ThreadEntry>;
   get(sendId: string): Promise<ThreadEntry | undefined>;
   /** After a restart: brings every thread whose last post does not show its send's latest state up to date. */
   resume(): Promise<number>;
@@ -178,15 +187,25 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
 
     if (entry.statusTs === undefined) {
       let posted = '';
-      const at = await poster.post(
-        entry.channel,
-        () => {
-          const message = statusMessage(render(), clock.now(), entry?.prefix);
-          posted = message.text;
-          return { ...message, thread_ts: rootTs };
-        },
-        { priority: 1 },
-      );
+      let at: { channel: string; ts: string };
+      try {
+        at = await poster.post(
+          entry.channel,
+          () => {
+            const message = statusMessage(render(), clock.now(), entry?.prefix);
+            posted = message.text;
+            return { ...message, thread_ts: rootTs };
+          },
+          { priority: 1 },
+        );
+      } catch (error) {
+        if (entry.reusedRoot !== true) throw error;
+        // Under someone else's message in a channel the bot cannot post in: start a thread of our own instead.
+        const { rootTs: _root, reusedRoot: _reused, ...rest } = entry;
+        entry = await cannotPost(rest, error);
+        if (entry.gaveUp === undefined) dirty.add(sendId);
+        return;
+      }
       entry = await save({ ...entry, statusTs: at.ts, rendered: posted });
     } else if (statusMessage(render(), clock.now(), entry.prefix).text !== entry.rendered) {
       let posted = '';
@@ -271,6 +290,23 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
         channel: original.channel,
         userId: original.userId,
         ...(original.rootTs === undefined ? {} : { rootTs: original.rootTs, reusedRoot: true }),
+        prefix,
+        createdAt: clock.now(),
+      });
+      latest.set(record.id, (await bridge.get(record.id)) ?? record);
+      void schedule(record.id);
+      return entry;
+    },
+    openUnder: async (record, place, prefix) => {
+      const existing = entries.get(record.id) ?? (await load(record.id));
+      if (existing !== undefined) return existing;
+      const entry = await save({
+        sendId: record.id,
+        channel: place.channel,
+        userId: place.userId,
+        ...(place.responseUrl === undefined ? {} : { responseUrl: place.responseUrl }),
+        rootTs: place.threadTs,
+        reusedRoot: true,
         prefix,
         createdAt: clock.now(),
       });

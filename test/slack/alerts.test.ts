@@ -144,11 +144,11 @@ describe('a send that fails: the thread says so in plain words, and one alert wi
     expect(rootsIn(h, ALERTS)).toHaveLength(1);
   });
 
-  test('a retry while the window is still closed fails again, in the same thread, without sending', async () => {
+  test('a retry while the window is still closed opens the form on the approved templates; cancelling gives the claim back', async () => {
     const h = await startWithAlerts();
     const { conversationId } = h.customer({ name: 'Still Silent', wrote: false });
     await h.command(`send ${conversationId} Are you there?`);
-    const failed = await threadReaches(h, CHANNEL, conversationId, /Failed/);
+    await threadReaches(h, CHANNEL, conversationId, /Failed/);
     const alert = await eventually(() => rootsIn(h, ALERTS)[0], 'the alert');
     const [sendId] = retryButtons(alert);
     await h.click({
@@ -156,15 +156,34 @@ describe('a send that fails: the thread says so in plain words, and one alert wi
       value: sendId ?? '',
       channel: { id: ALERTS, name: 'whatsapp-alerts' },
       message: { ts: alert?.ts ?? '', text: alert?.text ?? '' },
+      triggerId: 'trigger-retry-1',
     });
-    const replies = await eventually(() => {
-      const thread = h.slack.thread(CHANNEL, failed.root.ts);
-      return thread.length === 2 && /Failed/.test(thread[1]?.text ?? '') ? thread : undefined;
-    }, 'the retry to fail in the same thread');
-    expect(replies[1]?.text).toContain(`Retry by <@${USER.id}>:`);
-    expect(replies[1]?.text).toMatch(/24-hour window/);
+    const opened = await eventually(() => h.slack.views()[0], 'the form to open');
+    const view = opened.view as {
+      callback_id?: string;
+      private_metadata?: string;
+      blocks?: Array<{ block_id?: string; element?: { initial_option?: { value?: string } } }>;
+    };
+    expect(view.callback_id).toBe('whatsapp_send_modal');
+    const byId = (id: string) => view.blocks?.find((block) => block.block_id === id);
+    expect(byId('conversation')?.element?.initial_option?.value).toBe(`c:${conversationId}`);
+    expect(byId('kind')?.element?.initial_option?.value).toBe('whatsapp');
+    expect(JSON.parse(view.private_metadata ?? '{}')).toMatchObject({ retryOf: { sendId } });
     expect(outgoingTo(h, conversationId)).toEqual([]);
-    expect(rootsIn(h, CHANNEL)).toHaveLength(1);
+    // Claimed meanwhile: nobody else retries it while the form is open.
+    await eventually(() => (retryButtons(rootsIn(h, ALERTS)[0]).length === 0 ? true : undefined), 'the claim');
+
+    await h.interactive({
+      type: 'view_closed',
+      user: { id: USER.id, name: USER.name },
+      team: { id: 'T0TEST0001' },
+      view: {
+        id: String(opened.id ?? 'V1'),
+        callback_id: 'whatsapp_send_modal',
+        private_metadata: view.private_metadata,
+      },
+    });
+    await eventually(() => (retryButtons(rootsIn(h, ALERTS)[0]).length === 1 ? true : undefined), 'the button back');
   });
 
   test('a Retry click on an alert the bridge does not know is refused politely', async () => {

@@ -7,6 +7,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { createSlackApp, type SlackApp, SlackStartError } from '../../slack/slack-app.ts';
 import { openStore, StoreOpenError } from '../../store/open-store.ts';
 import { acquireProcessLease, LeaseHeldError } from '../../store/process-lease.ts';
+import { openTemplates } from '../../templates/templates-service.ts';
 import { type CliIo, line } from '../cli-io.ts';
 import { EXIT, type ExitCode, exitCodeFor } from '../exit-codes.ts';
 
@@ -83,10 +84,22 @@ export async function startCommand(config: Config, io: CliIo, logger: Logger): P
     );
   }
 
+  const templates = await openTemplates({ config, bridge, store, logger });
+  if (!templates.ok) {
+    line(
+      io.stderr,
+      `The templates file has ${templates.problems.length === 1 ? 'a problem' : `${templates.problems.length} problems`} (TEMPLATES_FILE):\n${templates.problems.map((problem) => `  - ${problem}`).join('\n')}`,
+    );
+    await lease.release();
+    await store.close();
+    return EXIT.config;
+  }
+
   let slack: SlackApp;
   try {
     slack = await createSlackApp({
       config,
+      templates: templates.templates,
       bridge,
       store,
       clock: io.clock,
