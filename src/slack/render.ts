@@ -90,9 +90,11 @@ export const HELP_TEXT = [
   '*WhatsApp from Slack* — `/whatsapp <command>`',
   '• `/whatsapp send <conversation> <text>` — send a WhatsApp message; the result appears in a thread here.',
   '• `/whatsapp note <conversation> <text>` — add a private note to the Chatwoot conversation (the customer never sees it).',
+  '• `/whatsapp template <conversation> <name> [lang=en_US] [1=… 2="…"]` — an approved WhatsApp template (also outside the 24-hour window, and to a number that never wrote) or a team snippet.',
+  '• `/whatsapp templates [refresh]` — the approved templates with the values each needs, and the team snippets.',
   '• `/whatsapp find <phone|name|email>` — find customers and their conversations, with a Send button each.',
   '• `/whatsapp status <conversation>` — contact, inbox, status, the 24-hour window and our last messages.',
-  '• `/whatsapp help` — this card.',
+  '• `/whatsapp help` — this card. The *Send WhatsApp message* shortcut (and *Send to WhatsApp* on any message) opens a form.',
   '<conversation> is a conversation id (`57` or `#57`), a Chatwoot conversation link, or a phone number such as `+44 20 7946 0958`.',
 ].join('\n');
 

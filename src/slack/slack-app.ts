@@ -241,7 +241,15 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
     return { ...found };
   };
 
-  const command = createWhatsAppCommand({ config, bridge, reporter, userNames, clock, logger });
+  const command = createWhatsAppCommand({
+    config,
+    templates: deps.templates,
+    bridge,
+    reporter,
+    userNames,
+    clock,
+    logger,
+  });
   app.command(/^\/.+/, async ({ command: body, ack, respond }) => {
     await command(
       body as SlashCommand,

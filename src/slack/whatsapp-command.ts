@@ -16,8 +16,17 @@ import { markerOf } from '../delivery/reconcile.ts';
 import type { SendContent } from '../delivery/send-record.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
+import { fillTeamTemplate } from '../templates/team-templates.ts';
+import type { Templates } from '../templates/templates-service.ts';
+import {
+  describeTemplate,
+  fillTemplate,
+  findTemplate,
+  type WhatsAppTemplate,
+} from '../templates/whatsapp-templates.ts';
 import { checkPermission, ENTRY_POINTS } from './entry-points.ts';
 import { escapeMrkdwn, HELP_TEXT, usageMessage } from './render.ts';
+import { parseTemplateArgs } from './template-args.ts';
 import type { ThreadReporter } from './thread-reporter.ts';
 
 /** The slash command's fields we use (Bolt's `SlashCommand`). */
@@ -46,6 +55,7 @@ export const FIND_SEND_ACTION_ID = 'find_send';
 
 export interface CommandDeps {
   readonly config: Pick<Config, 'chatwoot' | 'defaultPhoneRegion' | 'slack'>;
+  readonly templates: Templates;
   readonly bridge: Pick<Bridge, 'submit' | 'resolver' | 'client' | 'get'>;
   readonly reporter: ThreadReporter;
   /** Display names of Slack users mentioned in a text (bounded in time; missing ones fall back to labels). */
@@ -57,6 +67,8 @@ export interface CommandDeps {
 /** Lookups done for Slack (find, status) wait at most this long for Chatwoot, then say so. */
 const LOOKUP_DEADLINE_MS = 10_000;
 const LOOKUP = { lane: 'interactive', deadlineMs: LOOKUP_DEADLINE_MS } as const;
+/** Before an acknowledgement (Slack waits 3 s): the templates are usually cached, so this rarely waits at all. */
+const LOOKUP_FAST = { lane: 'interactive', deadlineMs: 2_000 } as const;
 
 /**
  * `/whatsapp <subcommand> …`. Every answer is ephemeral and arrives within Slack's 3 seconds: sends are stored
@@ -64,7 +76,7 @@ const LOOKUP = { lane: 'interactive', deadlineMs: LOOKUP_DEADLINE_MS } as const;
  * which works in DMs and private channels the bot is not in.
  */
 export function createWhatsAppCommand(deps: CommandDeps) {
-  const { config, bridge, reporter, logger } = deps;
+  const { config, bridge, reporter, logger, templates } = deps;
   const referenceOptions: ReferenceOptions = {
     accountId: config.chatwoot.accountId,
     chatwootOrigins: config.chatwoot.linkOrigins,
@@ -94,6 +106,16 @@ export function createWhatsAppCommand(deps: CommandDeps) {
       kind === 'note'
         ? { kind: 'note', text, ...(Object.keys(names).length === 0 ? {} : { names }) }
         : { kind: 'text', text, ...(Object.keys(names).length === 0 ? {} : { names }) };
+    await submitAndReport(command, reference, content, ack);
+  };
+
+  /** Stores the send (that is the acknowledgement's promise), answers, then opens its thread. */
+  const submitAndReport = async (
+    command: SlashCommand,
+    reference: ConversationReference,
+    content: SendContent,
+    ack: Ack,
+  ): Promise<void> => {
     let submitted: Awaited<ReturnType<Bridge['submit']>>;
     try {
       submitted = await bridge.submit({
@@ -121,7 +143,8 @@ export function createWhatsAppCommand(deps: CommandDeps) {
       return;
     }
     const { record, duplicate } = submitted;
-    const what = kind === 'note' ? 'Private note' : 'Message';
+    const what =
+      content.kind === 'note' ? 'Private note' : content.kind === 'template' ? `Template ${content.name}` : 'Message';
     await ack(
       ephemeral(
         `${what} for ${escapeMrkdwn(describeTarget(reference))} ${duplicate ? 'was already queued' : 'queued'}: the result appears in a thread here.`,
@@ -133,6 +156,135 @@ export function createWhatsAppCommand(deps: CommandDeps) {
       userId: command.user_id,
       responseUrl: command.response_url,
     });
+  };
+
+  /** `template <conversation> <name> [lang=xx_YY] [var=value …]`: an approved template, or a team snippet. */
+  const template = async (command: SlashCommand, rest: string, ack: Ack): Promise<void> => {
+    const usage = `Usage: \`${command.command} template <conversation> <template-name> [lang=en_US] [1=value 2="value with spaces" …]\` (\`${command.command} templates\` lists them).`;
+    const target = parseTarget(rest, referenceOptions);
+    if (!target.ok) {
+      await ack(ephemeral(`${target.problem.message}\n${usage}`));
+      return;
+    }
+    const args = parseTemplateArgs(target.value.text);
+    if (!args.ok) {
+      await ack(ephemeral(`${args.message}\n${usage}`));
+      return;
+    }
+    const { name, language, values } = args.value;
+    const team = templates.team.find((candidate) => candidate.name === name.toLowerCase());
+    let approved: readonly WhatsAppTemplate[];
+    try {
+      approved = await templates.catalogue.list(LOOKUP_FAST);
+    } catch (error) {
+      if (team === undefined) {
+        await ack(ephemeral(`${lookupFailure(error)} The approved templates could not be read, so nothing was sent.`));
+        return;
+      }
+      approved = [];
+    }
+    const found = findTemplate(approved, name, language);
+    if (found.template !== undefined) {
+      const filled = fillTemplate(found.template, values);
+      if (!filled.ok) {
+        await ack(
+          ephemeral(
+            `Template *${escapeMrkdwn(found.template.name)}* (${found.template.language}) needs:\n${filled.problems
+              .map(
+                (problem) => `• \`${problem.key}=…\` ${escapeMrkdwn(problem.label)}: ${escapeMrkdwn(problem.message)}`,
+              )
+              .join('\n')}\nNothing was sent.`,
+          ),
+        );
+        return;
+      }
+      const params = filled.templateParams;
+      await submitAndReport(
+        command,
+        target.value.reference,
+        {
+          kind: 'template',
+          name: params.name,
+          language: params.language,
+          ...(params.category === undefined ? {} : { category: params.category }),
+          ...(params.namespace === undefined ? {} : { namespace: params.namespace }),
+          parameters: params.processed_params,
+          rendered: filled.rendered,
+        },
+        ack,
+      );
+      return;
+    }
+    if (found.candidates.length > 0) {
+      await ack(
+        ephemeral(
+          `Template *${escapeMrkdwn(name)}* exists in ${found.candidates.map((candidate) => `\`${candidate.language}\``).join(', ')}: add \`lang=…\` to choose. Nothing was sent.`,
+        ),
+      );
+      return;
+    }
+    if (team !== undefined) {
+      const filled = fillTeamTemplate(team, values);
+      if (!filled.ok) {
+        await ack(
+          ephemeral(
+            `Snippet *${team.name}* needs ${filled.problems.map((problem) => `\`${problem.key}=…\``).join(', ')}. Nothing was sent.`,
+          ),
+        );
+        return;
+      }
+      await submitAndReport(command, target.value.reference, { kind: 'text', text: filled.text }, ack);
+      return;
+    }
+    await ack(
+      ephemeral(
+        `No approved WhatsApp template or team snippet is called *${escapeMrkdwn(name)}*. \`${command.command} templates\` lists them (approved ones come from Chatwoot's WhatsApp inbox). Nothing was sent.`,
+      ),
+    );
+  };
+
+  /** `templates [refresh]`: the approved templates with their variables, and the team's snippets. */
+  const listTemplates = async (command: SlashCommand, rest: string, ack: Ack, respond: Respond): Promise<void> => {
+    const refresh = rest.trim().toLowerCase() === 'refresh';
+    await ack(ephemeral(refresh ? 'Reading the templates from Chatwoot again…' : 'Listing templates…'));
+    let approved: readonly WhatsAppTemplate[] = [];
+    let notice: string | undefined;
+    try {
+      if (refresh) {
+        const refreshed = await templates.catalogue.refresh({
+          ...LOOKUP,
+          syncFromMeta: await templates.isAdministrator().catch(() => false),
+        });
+        approved = refreshed.templates;
+        notice = refreshed.notice;
+      } else approved = await templates.catalogue.list(LOOKUP);
+    } catch (error) {
+      notice = `${lookupFailure(error)} The approved templates could not be read.`;
+    }
+    const lines: string[] = [];
+    lines.push(
+      `*Approved WhatsApp templates* (for any conversation, also outside the 24-hour window; \`${command.command} template <conversation> <name> 1=… 2=…\`):`,
+    );
+    if (approved.length === 0) lines.push('_None found in the WhatsApp inbox._');
+    for (const entry of approved.slice(0, 40)) {
+      const variables = entry.variables.map((variable) => `\`${variable.key}\``).join(' ');
+      lines.push(`• ${escapeMrkdwn(describeTemplate(entry))}${variables === '' ? '' : ` — needs ${variables}`}`);
+    }
+    if (approved.length > 40) lines.push(`…and ${approved.length - 40} more.`);
+    lines.push(
+      '',
+      `*Team snippets* (free text, inside the 24-hour window only; \`${command.command} template <conversation> <name> var=…\`):`,
+    );
+    if (templates.team.length === 0) lines.push('_None: add them to templates.yml (see templates.example.yml)._');
+    for (const entry of templates.team.slice(0, 40)) {
+      const variables = entry.variables.map((variable) => `\`${variable}\``).join(' ');
+      lines.push(
+        `• *${entry.name}*${entry.description === undefined ? '' : `: ${escapeMrkdwn(entry.description)}`}${variables === '' ? '' : ` — needs ${variables}`}`,
+      );
+    }
+    if (notice !== undefined) lines.push('', notice);
+    const text = lines.join('\n');
+    await respond({ response_type: 'ephemeral', replace_original: true, text: text.slice(0, 39_000) });
   };
 
   const find = async (command: SlashCommand, query: string, ack: Ack, respond: Respond): Promise<void> => {
@@ -216,7 +368,7 @@ export function createWhatsAppCommand(deps: CommandDeps) {
       await ack(usageMessage(undefined));
       return;
     }
-    if (!['send', 'note', 'find', 'status'].includes(subcommand)) {
+    if (!['send', 'note', 'find', 'status', 'template', 'templates'].includes(subcommand)) {
       await ack({
         response_type: 'ephemeral',
         ...usageMessage(`I don't know \`${escapeMrkdwn(words.length === 0 ? word : `${word} …`)}\`.`),
@@ -234,6 +386,8 @@ export function createWhatsAppCommand(deps: CommandDeps) {
     }
     if (subcommand === 'send' || subcommand === 'note')
       await send(command, subcommand === 'note' ? 'note' : 'text', rest, ack);
+    else if (subcommand === 'template') await template(command, rest, ack);
+    else if (subcommand === 'templates') await listTemplates(command, rest, ack, respond);
     else if (subcommand === 'find') await find(command, rest, ack, respond);
     else await status(command, rest, ack, respond);
   };

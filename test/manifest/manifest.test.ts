@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
+import { GLOBAL_SHORTCUT_ID, MESSAGE_SHORTCUT_ID } from '../../src/slack/send-modal.ts';
 
 /**
  * manifest.yml, checked against Slack's official app manifest JSON Schema (test/fixtures/slack/manifest-schema, see
@@ -30,7 +31,7 @@ interface Manifest {
   oauth_config?: { scopes?: Record<string, string[]> };
   settings?: {
     event_subscriptions?: unknown;
-    interactivity?: { is_enabled: boolean; request_url?: string };
+    interactivity?: { is_enabled: boolean; request_url?: string; message_menu_options_url?: string };
     socket_mode_enabled?: boolean;
     org_deploy_enabled?: boolean;
     token_rotation_enabled?: boolean;
@@ -196,7 +197,7 @@ describe('manifest.yml', () => {
     const [whatsapp] = commands;
     expect(whatsapp?.should_escape).toBe(true);
     expect(whatsapp).not.toHaveProperty('url');
-    for (const subcommand of ['send', 'note', 'find', 'status', 'help']) {
+    for (const subcommand of ['send', 'note', 'template', 'templates', 'find', 'status', 'help']) {
       expect(whatsapp?.usage_hint).toContain(subcommand);
     }
   });
@@ -215,9 +216,15 @@ describe('manifest.yml', () => {
     expect([...(scopes['bot'] ?? [])].sort()).toEqual(['chat:write', 'chat:write.public', 'commands', 'users:read']);
   });
 
-  test('has no event subscriptions or shortcuts yet (each needs its own scopes when it arrives)', () => {
+  test('has the two shortcuts the app handles, with the callback ids it registers', () => {
+    expect(manifest.features?.shortcuts).toEqual([
+      expect.objectContaining({ type: 'global', callback_id: GLOBAL_SHORTCUT_ID, name: 'Send WhatsApp message' }),
+      expect.objectContaining({ type: 'message', callback_id: MESSAGE_SHORTCUT_ID, name: 'Send to WhatsApp' }),
+    ]);
+  });
+
+  test('has no event subscriptions yet (thread messages arrive with their own scopes)', () => {
     expect(manifest.settings).not.toHaveProperty('event_subscriptions');
-    expect(manifest.features).not.toHaveProperty('shortcuts');
   });
 });
 
