@@ -300,6 +300,10 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
     },
     connected: () => (mode === 'http' ? true : socketConnected),
     start: async () => {
+      // Warm the approved templates, so the first /whatsapp template or form does not wait for Chatwoot.
+      void deps.templates.catalogue
+        .list({ lane: 'background' })
+        .catch((error: unknown) => logger.warn({ err: error }, 'could not read the approved templates yet'));
       const alerts = await alerter.resume();
       if (alerts > 0) logger.info({ failures: alerts }, 'posting failure alerts left from the last run');
       const resumed = await reporter.resume();

@@ -8,7 +8,9 @@ import {
   type FakeChatwoot,
   type FakeChatwootOptions,
   type FakeInbox,
+  type FakeInboxInit,
   type FakeMessage,
+  type MessageTemplate,
   startFakeChatwoot,
 } from '../fakes/fake-chatwoot.ts';
 import {
@@ -16,6 +18,7 @@ import {
   type FakeSlackOptions,
   SLACK_DEFAULTS,
   type SlackMessage,
+  type SlackViewRecord,
   startFakeSlack,
 } from '../fakes/fake-slack.ts';
 import { FAST } from './bridge-harness.ts';
@@ -49,6 +52,8 @@ export interface AppHarnessOptions {
   /** Reuse fakes (a restart of the app against the same Slack and Chatwoot). */
   readonly fakes?: { slack: FakeSlack; chatwoot: FakeChatwoot; inbox: FakeInbox };
   readonly storeUrl?: string;
+  /** Extra settings for the WhatsApp inbox the harness creates (its templates, its members). */
+  readonly inbox?: Partial<FakeInboxInit>;
 }
 
 export interface CommandAnswer {
@@ -128,6 +133,7 @@ export async function startAppHarness(options: AppHarnessOptions = {}): Promise<
       channelType: 'Channel::Whatsapp',
       provider: 'whatsapp_cloud',
       phoneNumber: '+14155550100',
+      ...options.inbox,
     });
   const port = await freePort();
   const env: Record<string, string> = {
@@ -368,4 +374,400 @@ export function viewSubmission(init: {
     is_enterprise_install: false,
     enterprise: null,
   };
+}
+
+// ---- The send form (shortcut modals): payloads Slack sends for a modal, and what the app put in it.
+
+/** Approved templates as Chatwoot keeps them (Meta's shape), for the form and template command tests. */
+export const META_TEMPLATES = {
+  /** Two body variables: `processed_params: { body: { '1': …, '2': … } }`. */
+  orderUpdate: {
+    name: 'order_update',
+    language: 'en_US',
+    status: 'APPROVED',
+    category: 'UTILITY',
+    parameter_format: 'POSITIONAL',
+    components: [
+      { type: 'BODY', text: 'Hi {{1}}, your order {{2}} has shipped.', example: { body_text: [['Jane', '4411']] } },
+    ],
+  },
+  /** The same name in Spanish: choosing needs `lang=`. */
+  orderUpdateSpanish: {
+    name: 'order_update',
+    language: 'es',
+    status: 'APPROVED',
+    category: 'UTILITY',
+    parameter_format: 'POSITIONAL',
+    components: [{ type: 'BODY', text: 'Hola {{1}}, tu pedido {{2}} ha sido enviado.' }],
+  },
+  /** Named variables and a copy-code button. */
+  welcomeNamed: {
+    name: 'welcome_named',
+    language: 'en',
+    status: 'APPROVED',
+    category: 'MARKETING',
+    parameter_format: 'NAMED',
+    components: [
+      { type: 'BODY', text: 'Welcome {{customer_name}}! Your code is {{discount_code}}.' },
+      { type: 'BUTTONS', buttons: [{ type: 'COPY_CODE', text: 'Copy offer code', example: 'WELCOME10' }] },
+    ],
+  },
+  /** An image header (a URL to fill) and a URL button with a variable suffix. */
+  trackImage: {
+    name: 'track_parcel',
+    language: 'en_GB',
+    status: 'APPROVED',
+    category: 'UTILITY',
+    parameter_format: 'POSITIONAL',
+    components: [
+      { type: 'HEADER', format: 'IMAGE' },
+      { type: 'BODY', text: 'Your parcel {{1}} is on its way.' },
+      {
+        type: 'BUTTONS',
+        buttons: [
+          { type: 'QUICK_REPLY', text: 'Stop' },
+          { type: 'URL', text: 'Track', url: 'https://x.example/{{1}}' },
+        ],
+      },
+    ],
+  },
+  /** No variables at all. */
+  hello: {
+    name: 'hello_again',
+    language: 'en',
+    status: 'approved',
+    category: 'MARKETING',
+    components: [{ type: 'BODY', text: 'Hello again! Reply to this message to chat with us.' }],
+  },
+  /** Not approved: never offered. */
+  pending: {
+    name: 'pending_one',
+    language: 'en',
+    status: 'PENDING',
+    category: 'UTILITY',
+    components: [{ type: 'BODY', text: 'Not yet {{1}}.' }],
+  },
+  rejected: {
+    name: 'rejected_one',
+    language: 'en',
+    status: 'REJECTED',
+    category: 'UTILITY',
+    components: [{ type: 'BODY', text: 'Never {{1}}.' }],
+  },
+} satisfies Record<string, MessageTemplate>;
+
+/** What the form's blocks look like (the parts tests read). */
+export interface FormBlock {
+  type: string;
+  block_id?: string;
+  optional?: boolean;
+  dispatch_action?: boolean;
+  label?: { text?: string };
+  text?: { text?: string };
+  element?: {
+    type?: string;
+    action_id?: string;
+    options?: Array<{ text: { text: string }; value: string }>;
+    initial_option?: { text: { text: string }; value: string };
+    initial_value?: string;
+    initial_conversation?: string;
+    max_length?: number;
+    placeholder?: { text?: string };
+  };
+  elements?: Array<{ type?: string; action_id?: string; text?: string | { text?: string } }>;
+}
+
+export function formBlocks(record: SlackViewRecord | undefined): FormBlock[] {
+  const blocks = record?.view['blocks'];
+  return Array.isArray(blocks) ? (blocks as FormBlock[]) : [];
+}
+
+export function formBlock(record: SlackViewRecord | undefined, blockId: string): FormBlock | undefined {
+  return formBlocks(record).find((block) => block.block_id === blockId);
+}
+
+/** The block ids of the form's variable fields (`var:1`, `var:customer_name`, …), in order. */
+export function variableBlockIds(record: SlackViewRecord | undefined): string[] {
+  return formBlocks(record).flatMap((block) => (block.block_id?.startsWith('var:') === true ? [block.block_id] : []));
+}
+
+/** Option values of a select or radio block. */
+export function optionValues(record: SlackViewRecord | undefined, blockId: string): string[] {
+  return (formBlock(record, blockId)?.element?.options ?? []).map((option) => option.value);
+}
+
+/** Every text shown in the form (sections, contexts, labels). */
+export function formText(record: SlackViewRecord | undefined): string {
+  return formBlocks(record)
+    .flatMap((block) => [
+      block.label?.text ?? '',
+      block.text?.text ?? '',
+      ...(block.elements ?? []).map((element) =>
+        typeof element.text === 'string' ? element.text : (element.text?.text ?? ''),
+      ),
+    ])
+    .join('\n');
+}
+
+/** The newest record (views.open/update) of a view, or of any view. */
+export function latestView(h: AppHarness, viewId?: string): SlackViewRecord | undefined {
+  return h.slack
+    .views()
+    .filter((record) => viewId === undefined || record.id === viewId)
+    .at(-1);
+}
+
+/** Waits for a views.open/update record after the first `after` records that satisfies `accept`. */
+export function nextView(
+  h: AppHarness,
+  after: number,
+  accept: (record: SlackViewRecord) => boolean,
+  what: string,
+  timeoutMs?: number,
+): Promise<SlackViewRecord> {
+  return eventually(() => h.slack.views().slice(after).find(accept), what, timeoutMs);
+}
+
+/** What a person filled in the form, as Slack puts it in `view.state.values`. */
+export interface FormInput {
+  /** `c:57` or `p:+14155550123`. */
+  conversation?: string;
+  kind?: 'text' | 'team' | 'whatsapp';
+  text?: string;
+  /** Team snippet name. */
+  team?: string;
+  /** `name|language`. */
+  whatsapp?: string;
+  /** Result channel (conversations_select). */
+  channel?: string;
+  /** Variable fields by key (`1`, `customer_name`, `header_media_url`, `button_0`, a snippet's placeholder). */
+  vars?: Record<string, string>;
+}
+
+type StateValue = Record<string, unknown>;
+
+export function formState(input: FormInput): Record<string, Record<string, StateValue>> {
+  const values: Record<string, Record<string, StateValue>> = {};
+  const selected = (value: string) => ({ text: { type: 'plain_text', text: value, emoji: true }, value });
+  if (input.conversation !== undefined) {
+    values['conversation'] = {
+      conversation: { type: 'external_select', selected_option: selected(input.conversation) },
+    };
+  }
+  if (input.kind !== undefined) {
+    values['kind'] = { kind: { type: 'radio_buttons', selected_option: selected(input.kind) } };
+  }
+  if (input.text !== undefined) values['text'] = { text: { type: 'plain_text_input', value: input.text } };
+  if (input.team !== undefined) {
+    values['team_template'] = { team_template: { type: 'static_select', selected_option: selected(input.team) } };
+  }
+  if (input.whatsapp !== undefined) {
+    values['wa_template'] = { wa_template: { type: 'static_select', selected_option: selected(input.whatsapp) } };
+  }
+  if (input.channel !== undefined) {
+    values['channel'] = { channel: { type: 'conversations_select', selected_conversation: input.channel } };
+  }
+  for (const [key, value] of Object.entries(input.vars ?? {})) {
+    values[`var:${key}`] = { [`var:${key}`]: { type: 'plain_text_input', value } };
+  }
+  return values;
+}
+
+function slackUser(user: { id: string; name: string } = SLACK_DEFAULTS.user) {
+  return { id: user.id, username: user.name, name: user.name, team_id: SLACK_DEFAULTS.teamId };
+}
+
+function newTriggerId(): string {
+  return `${Date.now()}.738474920.${Math.random().toString(16).slice(2, 21).padEnd(19, '0')}`;
+}
+
+/** The "Send WhatsApp message" global shortcut. */
+export function globalShortcut(init: { triggerId?: string; user?: { id: string; name: string } } = {}): object {
+  return {
+    type: 'shortcut',
+    token: 'xyzz0WbapA4vBCDEFasx0q6G',
+    action_ts: (Date.now() / 1000).toFixed(6),
+    team: { id: SLACK_DEFAULTS.teamId, domain: SLACK_DEFAULTS.teamDomain },
+    user: slackUser(init.user),
+    is_enterprise_install: false,
+    enterprise: null,
+    api_app_id: SLACK_DEFAULTS.appId,
+    callback_id: 'send_whatsapp',
+    trigger_id: init.triggerId ?? newTriggerId(),
+  };
+}
+
+/** The "Send to WhatsApp" message shortcut on `message` in `channel`. */
+export function messageShortcut(init: {
+  channel: { id: string; name: string };
+  message: { ts: string; text: string; user?: string; threadTs?: string };
+  responseUrl: string;
+  triggerId?: string;
+  user?: { id: string; name: string };
+}): object {
+  return {
+    type: 'message_action',
+    token: 'xyzz0WbapA4vBCDEFasx0q6G',
+    action_ts: (Date.now() / 1000).toFixed(6),
+    team: { id: SLACK_DEFAULTS.teamId, domain: SLACK_DEFAULTS.teamDomain },
+    user: slackUser(init.user),
+    channel: init.channel,
+    is_enterprise_install: false,
+    enterprise: null,
+    api_app_id: SLACK_DEFAULTS.appId,
+    callback_id: 'send_to_whatsapp',
+    trigger_id: init.triggerId ?? newTriggerId(),
+    response_url: init.responseUrl,
+    message_ts: init.message.ts,
+    message: {
+      type: 'message',
+      user: init.message.user ?? SLACK_DEFAULTS.user.id,
+      ts: init.message.ts,
+      text: init.message.text,
+      ...(init.message.threadTs === undefined ? {} : { thread_ts: init.message.threadTs }),
+    },
+  };
+}
+
+function viewJson(record: SlackViewRecord, values: Record<string, Record<string, StateValue>>) {
+  return {
+    id: record.id,
+    team_id: SLACK_DEFAULTS.teamId,
+    type: 'modal',
+    blocks: record.view['blocks'] ?? [],
+    private_metadata: String(record.view['private_metadata'] ?? ''),
+    callback_id: String(record.view['callback_id'] ?? ''),
+    state: { values },
+    hash: record.hash,
+    title: record.view['title'],
+    clear_on_close: false,
+    notify_on_close: record.view['notify_on_close'] === true,
+    close: record.view['close'] ?? null,
+    submit: record.view['submit'] ?? null,
+    previous_view_id: null,
+    root_view_id: record.id,
+    app_id: SLACK_DEFAULTS.appId,
+    external_id: '',
+    app_installed_team_id: SLACK_DEFAULTS.teamId,
+    bot_id: SLACK_DEFAULTS.botId,
+  };
+}
+
+/** Typing in the form's conversation search (an external_select): the app answers `{ options }` in the ack. */
+export function blockSuggestion(init: { view: SlackViewRecord; value: string; user?: { id: string; name: string } }) {
+  return {
+    type: 'block_suggestion',
+    user: slackUser(init.user),
+    container: { type: 'view', view_id: init.view.id },
+    api_app_id: SLACK_DEFAULTS.appId,
+    token: 'xyzz0WbapA4vBCDEFasx0q6G',
+    action_id: 'conversation',
+    block_id: 'conversation',
+    value: init.value,
+    team: { id: SLACK_DEFAULTS.teamId, domain: SLACK_DEFAULTS.teamDomain },
+    enterprise: null,
+    is_enterprise_install: false,
+    view: viewJson(init.view, {}),
+  };
+}
+
+/**
+ * A `block_actions` inside the form: choosing a kind or template (`selected` = the option's value) or clicking
+ * Preview / Refresh templates; `values` is everything filled in at that moment. Pass the latest record of the view
+ * (its hash is what Slack sends; an older one makes the app's views.update fail with hash_conflict).
+ */
+export function viewAction(init: {
+  view: SlackViewRecord;
+  actionId: string;
+  blockId?: string;
+  selected?: string;
+  values: Record<string, Record<string, StateValue>>;
+  user?: { id: string; name: string };
+}): object {
+  const actionTs = (Date.now() / 1000).toFixed(6);
+  const action =
+    init.selected === undefined
+      ? {
+          type: 'button',
+          action_id: init.actionId,
+          block_id: init.blockId ?? 'tools',
+          text: { type: 'plain_text', text: init.actionId, emoji: true },
+          action_ts: actionTs,
+        }
+      : {
+          type: init.actionId === 'kind' ? 'radio_buttons' : 'static_select',
+          action_id: init.actionId,
+          block_id: init.blockId ?? init.actionId,
+          selected_option: { text: { type: 'plain_text', text: init.selected, emoji: true }, value: init.selected },
+          action_ts: actionTs,
+        };
+  return {
+    type: 'block_actions',
+    user: slackUser(init.user),
+    api_app_id: SLACK_DEFAULTS.appId,
+    token: 'xyzz0WbapA4vBCDEFasx0q6G',
+    container: { type: 'view', view_id: init.view.id },
+    trigger_id: newTriggerId(),
+    team: { id: SLACK_DEFAULTS.teamId, domain: SLACK_DEFAULTS.teamDomain },
+    enterprise: null,
+    is_enterprise_install: false,
+    view: viewJson(init.view, init.values),
+    actions: [action],
+  };
+}
+
+/** Submitting the form as it is in `view` (the latest record), with these values. */
+export function formSubmission(init: {
+  view: SlackViewRecord;
+  values: Record<string, Record<string, StateValue>>;
+  user?: { id: string; name: string };
+}): object {
+  return {
+    type: 'view_submission',
+    team: { id: SLACK_DEFAULTS.teamId, domain: SLACK_DEFAULTS.teamDomain },
+    user: slackUser(init.user),
+    api_app_id: SLACK_DEFAULTS.appId,
+    token: 'xyzz0WbapA4vBCDEFasx0q6G',
+    trigger_id: newTriggerId(),
+    view: viewJson(init.view, init.values),
+    response_urls: [],
+    is_enterprise_install: false,
+    enterprise: null,
+  };
+}
+
+/** Opens the form with the global shortcut and waits until the templates are loaded into it (views.update). */
+export async function openSendForm(
+  h: AppHarness,
+  init: { triggerId?: string; user?: { id: string; name: string } } = {},
+): Promise<{ opened: SlackViewRecord; loaded: SlackViewRecord; ack: Record<string, unknown> | undefined }> {
+  const before = h.slack.views().length;
+  const answer = await h.interactive(globalShortcut(init));
+  if (answer.status !== 200) throw new Error(`the shortcut was answered with HTTP ${answer.status}`);
+  const opened = await nextView(h, before, (record) => record.method === 'views.open', 'the form to open');
+  const loaded = await nextView(
+    h,
+    before,
+    (record) => record.method === 'views.update' && record.id === opened.id,
+    'the form to be updated with the templates',
+  );
+  return { opened, loaded, ack: answer.body };
+}
+
+/** A change inside the form (kind, template, Preview, Refresh): waits for the app's views.update and returns it. */
+export async function changeForm(
+  h: AppHarness,
+  init: Omit<Parameters<typeof viewAction>[0], 'view'> & { view?: SlackViewRecord; viewId: string },
+): Promise<SlackViewRecord> {
+  const view = init.view ?? latestView(h, init.viewId);
+  if (view === undefined) throw new Error(`no view ${init.viewId}`);
+  const before = h.slack.views().length;
+  const answer = await h.interactive(viewAction({ ...init, view }));
+  if (answer.status !== 200) throw new Error(`the action was answered with HTTP ${answer.status}`);
+  return nextView(
+    h,
+    before,
+    (record) => record.method === 'views.update' && record.id === init.viewId,
+    `the form to be updated after ${init.actionId}`,
+  );
 }
