@@ -48,6 +48,7 @@ const BY_FAILURE: Record<string, ExitCode> = {
   rejected: EXIT.refused,
   whatsapp_failed: EXIT.whatsappFailed,
   store_unavailable: EXIT.unavailable,
+  templates_invalid: EXIT.config,
   store_in_use: EXIT.storeInUse,
 };
 

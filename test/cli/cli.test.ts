@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.ts';
 import { runCli } from '../../src/cli/run-cli.ts';
@@ -21,7 +24,7 @@ async function chatwoot() {
   const contact = fake.addContact({ name: 'Jane Doe', phoneNumber: '+14155550123', email: 'jane@example.com' });
   const conversation = fake.addConversation({ inboxId: inbox.id, contactId: contact.id });
   fake.addIncomingMessage(conversation.id, { content: 'Where is my order?', at: Date.now() - 60_000 });
-  return { fake, conversationId: conversation.id };
+  return { fake, inbox, conversationId: conversation.id };
 }
 
 async function run(argv: string[], env: Record<string, string> = {}) {
@@ -162,8 +165,30 @@ describe('check', () => {
       `✓ Chatwoot reachable: ${fake?.url} answers, version 4.15.1`,
       '✓ Token and account: token of Slack Bridge (administrator) in account 1 "Acme"',
       '✓ WhatsApp inbox: inbox 1 "WhatsApp Support" (+14155550100), WhatsApp Cloud API',
+      '✓ Team templates: none (templates.yml not found; optional)',
+      '✓ WhatsApp templates: no approved template in the inbox: only customers who wrote in the last 24 hours can be messaged',
       '✓ Store: memory:// is usable',
     ]);
+  });
+
+  test('checks the team templates file with the line of each problem, and lists the approved templates', async () => {
+    const { inbox } = await chatwoot();
+    fake?.setTemplates(inbox.id, [
+      { name: 'order_update', language: 'en_US', status: 'APPROVED', components: [{ type: 'BODY', text: 'Hi {{1}}' }] },
+      { name: 'draft', language: 'en_US', status: 'PENDING', components: [{ type: 'BODY', text: 'Hi' }] },
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'bridge-templates-'));
+    const file = join(dir, 'templates.yml');
+    writeFileSync(file, 'templates:\n  - name: ok\n    text: Hello {{name}}\n  - name: Bad Name\n    text: Hi\n');
+    const bad = await run(['check'], { TEMPLATES_FILE: file });
+    expect(bad.code).toBe(EXIT.config);
+    expect(bad.stdout).toMatch(new RegExp(`✗ Team templates: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4: `));
+    writeFileSync(file, 'templates:\n  - name: ok\n    text: Hello {{name}}\n');
+    const good = await run(['check'], { TEMPLATES_FILE: file });
+    expect(good.code).toBe(EXIT.ok);
+    expect(good.stdout).toContain(`✓ Team templates: 1 in ${file}`);
+    expect(good.stdout).toContain('✓ WhatsApp templates: 1 approved (order_update/en_US)');
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test('exits 5 with advice when the token is wrong', async () => {

@@ -1,13 +1,63 @@
+import type { Bridge } from '../../bridge.ts';
 import { type CheckStep, checkChatwoot } from '../../chatwoot/check-chatwoot.ts';
 import type { Config } from '../../config/load-config.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { openStore } from '../../store/open-store.ts';
 import { describeStoreUrl } from '../../store/store-url.ts';
+import { openTemplates } from '../../templates/templates-service.ts';
 import { type CliIo, line } from '../cli-io.ts';
 import { EXIT, type ExitCode, exitCodeFor } from '../exit-codes.ts';
 import { withScratchBridge } from '../scratch-bridge.ts';
 
 const DEADLINE_MS = 15_000;
+
+/** The team's templates file (as `start` reads it) and the approved templates in the WhatsApp inbox. */
+async function checkTemplates(config: Config, bridge: Bridge, logger: Logger): Promise<CheckStep[]> {
+  const steps: CheckStep[] = [];
+  const scratch = await openStore('memory://', { logger });
+  try {
+    const opened = await openTemplates({
+      config: { ...config, templates: { ...config.templates, cacheTtlMs: 0 } },
+      bridge,
+      store: scratch,
+      logger,
+    });
+    if (!opened.ok) {
+      return [{ ok: false, label: 'Team templates', detail: opened.problems.join(' | '), code: 'templates_invalid' }];
+    }
+    const { team, catalogue } = opened.templates;
+    steps.push({
+      ok: true,
+      label: 'Team templates',
+      detail:
+        team.length === 0
+          ? `none (${config.templates.file} not found; optional)`
+          : `${team.length} in ${config.templates.file}`,
+    });
+    const approved = await catalogue.list({ lane: 'interactive', deadlineMs: DEADLINE_MS });
+    steps.push({
+      ok: true,
+      label: 'WhatsApp templates',
+      detail:
+        approved.length === 0
+          ? 'no approved template in the inbox: only customers who wrote in the last 24 hours can be messaged'
+          : `${approved.length} approved (${approved
+              .slice(0, 5)
+              .map((template) => `${template.name}/${template.language}`)
+              .join(', ')}${approved.length > 5 ? ', …' : ''})`,
+    });
+  } catch (error) {
+    steps.push({
+      ok: false,
+      label: 'WhatsApp templates',
+      detail: error instanceof Error ? error.message : String(error),
+      code: 'chatwoot_unavailable',
+    });
+  } finally {
+    await scratch.close();
+  }
+  return steps;
+}
 
 /**
  * `check`: configuration, Chatwoot reachable and its version, the token's user and role in the account, the
@@ -21,13 +71,14 @@ export async function checkCommand(
 ): Promise<ExitCode> {
   const steps: CheckStep[] = [{ ok: true, label: 'Configuration', detail: 'all variables valid' }];
   const warnings = [...options.warnings];
-  const chatwoot = await withScratchBridge(config, io, logger, (bridge) =>
-    checkChatwoot(
+  const chatwoot = await withScratchBridge(config, io, logger, async (bridge) => {
+    const result = await checkChatwoot(
       { client: bridge.client, inboxes: bridge.inboxes, baseUrl: config.chatwoot.baseUrl },
       { lane: 'interactive', deadlineMs: DEADLINE_MS },
-    ),
-  );
-  steps.push(...chatwoot.steps);
+    );
+    return { ...result, templateSteps: result.ok ? await checkTemplates(config, bridge, logger) : [] };
+  });
+  steps.push(...chatwoot.steps, ...chatwoot.templateSteps);
   warnings.push(...chatwoot.warnings);
   const { version, role } = chatwoot;
   const storeLabel = describeStoreUrl(config.storeUrl);
