@@ -617,19 +617,15 @@ export function registerSendModal(
       await errors({ [B.conversation]: 'Choose who the message goes to.' });
       return;
     }
-    const templates = state.kind === 'whatsapp' ? (await loadTemplates()).templates : [];
+    // Both lookups at once: Slack waits 3 s for this answer.
+    const [problem, templates] = await Promise.all([
+      conversationProblem(reference, state.kind === 'whatsapp'),
+      state.kind === 'whatsapp' ? loadTemplates().then((loaded) => loaded.templates) : Promise.resolve([]),
+    ]);
     const composed = compose(state, templates, teamTemplates);
-    if (!composed.ok) {
-      await errors(composed.errors);
+    if (!composed.ok || problem !== undefined) {
+      await errors({ ...(composed.ok ? {} : composed.errors), ...problem });
       return;
-    }
-    // Free text needs an open 24-hour window: check now, so the form says so (the core checks again when sending).
-    if (composed.content.kind === 'text') {
-      const problem = await windowProblem(reference);
-      if (problem !== undefined) {
-        await errors(problem);
-        return;
-      }
     }
     try {
       const { record, duplicate } = await bridge.submit({
@@ -678,22 +674,31 @@ export function registerSendModal(
     if (metadata.retryOf !== undefined) await deps.releaseRetry(metadata.retryOf.alertTs, metadata.retryOf.sendId);
   });
 
-  /** Field errors for free text that WhatsApp would refuse: closed window, no conversation yet, not WhatsApp. */
-  const windowProblem = async (reference: ConversationReference): Promise<Record<string, string> | undefined> => {
+  /**
+   * Field errors for what WhatsApp would refuse: a conversation that is not WhatsApp (or does not exist), and, for
+   * free text, a closed window or a number with no conversation yet (a template may start one).
+   */
+  const conversationProblem = async (
+    reference: ConversationReference,
+    template: boolean,
+  ): Promise<Record<string, string> | undefined> => {
     let facts: ResolvedConversation;
     try {
       facts = await bridge.resolver.resolve(reference, LOOKUP);
     } catch (error) {
       if (error instanceof ResolveError) {
-        return error.code === 'unknown_number'
-          ? { [B.kind]: 'This number has no conversation yet: only an approved WhatsApp template can start one.' }
-          : { [B.conversation]: error.summary.slice(0, 150) };
+        if (error.code === 'unknown_number') {
+          return template
+            ? undefined
+            : { [B.kind]: 'This number has no conversation yet: only an approved WhatsApp template can start one.' };
+        }
+        return { [B.conversation]: error.summary.slice(0, 150) };
       }
       // Chatwoot slow or down: the core checks again before sending, and the thread will say.
       if (error instanceof ChatwootBusyError || isChatwootError(error)) return undefined;
       throw error;
     }
-    if (!facts.window.open) {
+    if (!template && !facts.window.open) {
       return {
         [B.kind]:
           'The 24-hour window is closed (the customer has not written in 24 hours): choose an approved WhatsApp template.',
