@@ -1,6 +1,7 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { type Bridge, SubmitError } from '../bridge.ts';
 import type { Config } from '../config/load-config.ts';
+import type { SendRecord } from '../delivery/send-record.ts';
 import type { Logger } from '../shared/logger.ts';
 import { type Alerter, RETRY_ACTION_ID } from './alerts.ts';
 import { checkPermission, ENTRY_POINTS } from './entry-points.ts';
@@ -23,6 +24,25 @@ export interface RetryDeps {
  */
 export function registerRetry(app: App, deps: RetryDeps): void {
   const { config, bridge, reporter, alerter, logger } = deps;
+
+  /** Where free text cannot go now (the window is still closed, the number has no conversation): the form's target. */
+  const needsTemplate = async (original: SendRecord): Promise<{ value: string; label: string } | undefined> => {
+    if (original.content.kind !== 'text') return undefined;
+    const code = original.failure?.code;
+    const reference = original.reference;
+    if (code === 'unknown_number' && reference.kind === 'phone') {
+      return { value: `p:${reference.e164}`, label: `New conversation with ${reference.e164} (template only)` };
+    }
+    const conversationId = original.conversation?.id;
+    if (code !== 'window_closed' || conversationId === undefined) return undefined;
+    const window = await bridge.resolver
+      .currentWindow(conversationId, { lane: 'interactive', deadlineMs: 1_500 }, 15_000)
+      .catch(() => undefined);
+    return window?.open === true
+      ? undefined
+      : { value: `c:${conversationId}`, label: `Conversation #${conversationId}` };
+  };
+
   app.action<BlockAction<ButtonAction>>(RETRY_ACTION_ID, async ({ ack, body, action, respond }) => {
     await ack();
     const tell = (text: string) =>
@@ -51,28 +71,19 @@ export function registerRetry(app: App, deps: RetryDeps): void {
       );
       return;
     }
-    const conversationId = original.conversation?.id;
-    if (original.failure?.code === 'window_closed' && conversationId !== undefined) {
-      const window = await bridge.resolver
-        .currentWindow(conversationId, { lane: 'interactive', deadlineMs: 1_500 }, 15_000)
-        .catch(() => undefined);
-      if (window?.open !== true) {
-        // Still closed: the same text would fail again. The form offers the approved templates instead.
-        await deps
-          .openForm(body.trigger_id, {
-            retryOf: { sendId, alertTs },
-            conversation: { value: `c:${conversationId}`, label: `Conversation #${conversationId}` },
-            kind: 'whatsapp',
-          })
-          .catch(async (error: unknown) => {
-            logger.warn({ err: error, sendId }, 'could not open the form for a retry');
-            await alerter.release(alertTs, sendId);
-            await tell(
-              'The 24-hour window is still closed, and the form to choose a template could not open. Try again.',
-            );
-          });
-        return;
-      }
+    // The same free text would fail again where only a template can go: the form offers the approved templates.
+    const form = await needsTemplate(original);
+    if (form !== undefined) {
+      await deps
+        .openForm(body.trigger_id, { retryOf: { sendId, alertTs }, conversation: form, kind: 'whatsapp' })
+        .catch(async (error: unknown) => {
+          logger.warn({ err: error, sendId }, 'could not open the form for a retry');
+          await alerter.release(alertTs, sendId);
+          await tell(
+            'Only an approved template can reach this customer now, and the form to choose one could not open. Try again.',
+          );
+        });
+      return;
     }
     try {
       const { record } = await bridge.submit({

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { App, BlockAction, ViewSubmitAction } from '@slack/bolt';
 import type { View } from '@slack/types';
 import { type Bridge, SubmitError } from '../bridge.ts';
 import type { CallOptions } from '../chatwoot/client.ts';
 import { ChatwootBusyError, isChatwootError } from '../chatwoot/errors.ts';
-import { slackToCommonMark } from '../compose/slack-to-commonmark.ts';
+import { mentionIds, slackToCommonMark } from '../compose/slack-to-commonmark.ts';
 import type { Config } from '../config/load-config.ts';
 import { findContacts, readFindQuery } from '../conversations/find-contacts.ts';
 import type { ConversationReference } from '../conversations/reference/parse-reference.ts';
@@ -66,10 +67,24 @@ export interface SendModalDeps {
   readonly isAdministrator: () => Promise<boolean>;
   /** A retry opened through the form was cancelled: give the alert's claim back. */
   readonly releaseRetry: (alertTs: string, sendId: string) => Promise<void>;
+  /** Display names of mentioned users (bounded in time), for the message shortcut's prefilled text. */
+  readonly userNames: (ids: readonly string[]) => Promise<Record<string, string>>;
   readonly logger: Logger;
 }
 
 const LOOKUP: CallOptions = { lane: 'interactive', deadlineMs: 2_000 };
+/**
+ * One deadline for everything an answer to Slack needs (it waits 3 s), however many requests that takes; running out
+ * only skips a pre-check or an option, since the core checks again before sending.
+ */
+const ANSWER_WITHIN_MS = 2_300;
+function withinAnswer(): CallOptions {
+  return { lane: 'interactive', deadlineMs: ANSWER_WITHIN_MS, signal: AbortSignal.timeout(ANSWER_WITHIN_MS) };
+}
+/** The shared deadline ran out (the request was abandoned, not refused). */
+function timedOut(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+}
 /** Slack allows 100 options per select, 75 characters of option text, 150 of an option's value. */
 const MAX_OPTIONS = 100;
 
@@ -114,8 +129,9 @@ function readState(values: StateValues | undefined, metadata: ModalMetadata): Fo
 const plain = (text: string) => ({ type: 'plain_text' as const, text: text.slice(0, 75), emoji: true });
 const option = (text: string, value: string) => ({ text: plain(text), value: value.slice(0, 150) });
 
-function templateValue(template: WhatsAppTemplate): string {
-  return `${template.name}|${template.language}`;
+/** A template's option value: short and stable (Meta's names may be longer than Slack's 150-character values). */
+export function templateValue(template: Pick<WhatsAppTemplate, 'name' | 'language'>): string {
+  return `t:${createHash('sha256').update(`${template.name}\u0000${template.language}`).digest('base64url').slice(0, 22)}`;
 }
 
 /**
@@ -353,7 +369,11 @@ function compose(
     const text = (state.text ?? '').trim();
     if (text === '') return { ok: false, errors: { [B.text]: 'Write the message.' } };
     const escaped = escapeForSlack(state.text ?? '');
-    return { ok: true, content: { kind: 'text', text: escaped }, preview: quote(slackToCommonMark(escaped).whatsapp) };
+    return {
+      ok: true,
+      content: { kind: 'text', text: escaped },
+      preview: quote(escapeMrkdwn(slackToCommonMark(escaped).whatsapp)),
+    };
   }
   if (state.kind === 'team') {
     const template = teamTemplates.find((candidate) => candidate.name === state.team);
@@ -370,7 +390,7 @@ function compose(
     return {
       ok: true,
       content: { kind: 'text', text: filled.text },
-      preview: quote(slackToCommonMark(filled.text).whatsapp),
+      preview: quote(escapeMrkdwn(slackToCommonMark(filled.text).whatsapp)),
     };
   }
   const template = templates.find((candidate) => templateValue(candidate) === state.whatsapp);
@@ -426,13 +446,16 @@ export function registerSendModal(
   const { config, bridge, reporter, catalogue, teamTemplates, logger } = deps;
   const emptyState = (metadata: ModalMetadata): FormState => readState(undefined, metadata);
 
-  const loadTemplates = async (): Promise<{ templates: readonly WhatsAppTemplate[]; notice?: string }> => {
+  const loadTemplates = async (
+    callOptions: CallOptions = LOOKUP,
+  ): Promise<{ templates: readonly WhatsAppTemplate[]; notice?: string; failed?: boolean }> => {
     try {
-      return { templates: await catalogue.list(LOOKUP) };
+      return { templates: await catalogue.list(callOptions) };
     } catch (error) {
       logger.warn({ err: error }, 'could not read the WhatsApp templates');
       return {
         templates: [],
+        failed: true,
         notice: ':warning: Chatwoot did not answer with the approved templates; try *Refresh templates*.',
       };
     }
@@ -479,11 +502,13 @@ export function registerSendModal(
     if (shortcut.type !== 'message_action') return;
     const message = shortcut.message;
     const text = typeof message.text === 'string' ? message.text : '';
+    const ids = mentionIds(text).users;
+    const names = ids.length === 0 ? {} : await deps.userNames(ids);
     await open(shortcut.trigger_id, {
       thread: { channel: shortcut.channel.id, ts: (message['thread_ts'] as string | undefined) ?? message.ts },
       responseUrl: shortcut.response_url,
       // What WhatsApp would show, as the core converts it: readable in a plain text field.
-      text: slackToCommonMark(text).whatsapp,
+      text: slackToCommonMark(text, { names: { user: (id) => names[id] } }).whatsapp,
     });
   });
 
@@ -550,24 +575,36 @@ export function registerSendModal(
 
   const conversationOptions = async (typed: string) => {
     const query = typed.trim();
-    const out: Array<ReturnType<typeof option>> = [];
+    const within = withinAnswer();
     const id = /^#?(\d{1,9})$/.exec(query)?.[1];
-    if (id !== undefined) {
-      const label = await bridge.resolver
-        .resolve({ kind: 'id', conversationId: Number(id), looksLikePhone: false }, LOOKUP)
-        .then(
-          (facts) => conversationLabel(facts.conversationId, facts.contactName, facts.contactPhone, facts.window.open),
-          () => `Conversation #${id}`,
-        );
-      out.push(option(label, `c:${id}`));
-      if (query.startsWith('#')) return out;
-    }
-    const read = readFindQuery(query, config);
-    if (!read.ok) return out;
-    try {
-      const found = await findContacts(bridge.client, read.value, config, LOOKUP);
-      for (const contact of found.contacts) {
+    const read = query.startsWith('#') ? undefined : readFindQuery(query, config);
+    // The id and the search at once: together they must fit in Slack's 3 s.
+    const [byId, bySearch] = await Promise.all([
+      id === undefined
+        ? Promise.resolve(undefined)
+        : bridge.resolver.resolve({ kind: 'id', conversationId: Number(id), looksLikePhone: false }, within).then(
+            (facts) =>
+              option(
+                conversationLabel(facts.conversationId, facts.contactName, facts.contactPhone, facts.window.open),
+                `c:${id}`,
+              ),
+            () => option(`Conversation #${id}`, `c:${id}`),
+          ),
+      read?.ok === true
+        ? findContacts(bridge.client, read.value, config, within).then(
+            (found) => ({ found, failed: false }),
+            (error: unknown) => {
+              logger.debug({ err: error }, 'conversation search for the form failed');
+              return { found: undefined, failed: true };
+            },
+          )
+        : Promise.resolve(undefined),
+    ]);
+    const out: Array<ReturnType<typeof option>> = byId === undefined ? [] : [byId];
+    if (read?.ok === true && bySearch !== undefined) {
+      for (const contact of bySearch.found?.contacts ?? []) {
         for (const conversation of contact.conversations) {
+          if (conversation.id === Number(id)) continue;
           out.push(
             option(
               conversationLabel(
@@ -582,13 +619,15 @@ export function registerSendModal(
           );
         }
       }
-      const known = found.contacts.some((contact) => contact.conversations.length > 0);
+      const known = bySearch.found?.contacts.some((contact) => contact.conversations.length > 0) === true;
       if (read.value.isPhone && !known) {
-        out.push(option(`New conversation with ${read.value.searchFor} (template only)`, `p:${read.value.searchFor}`));
+        out.push(
+          option(
+            bySearch.failed ? read.value.searchFor : `New conversation with ${read.value.searchFor} (template only)`,
+            `p:${read.value.searchFor}`,
+          ),
+        );
       }
-    } catch (error) {
-      logger.debug({ err: error }, 'conversation search for the form failed');
-      if (read.value.isPhone) out.push(option(`${read.value.searchFor}`, `p:${read.value.searchFor}`));
     }
     return out.slice(0, MAX_OPTIONS);
   };
@@ -617,12 +656,19 @@ export function registerSendModal(
       await errors({ [B.conversation]: 'Choose who the message goes to.' });
       return;
     }
-    // Both lookups at once: Slack waits 3 s for this answer.
-    const [problem, templates] = await Promise.all([
-      conversationProblem(reference, state.kind === 'whatsapp'),
-      state.kind === 'whatsapp' ? loadTemplates().then((loaded) => loaded.templates) : Promise.resolve([]),
+    // Both lookups at once, under one deadline: Slack waits 3 s for this answer.
+    const within = withinAnswer();
+    const [problem, loaded] = await Promise.all([
+      conversationProblem(reference, state.kind === 'whatsapp', within),
+      state.kind === 'whatsapp' ? loadTemplates(within) : Promise.resolve({ templates: [], failed: false }),
     ]);
-    const composed = compose(state, templates, teamTemplates);
+    if (state.kind === 'whatsapp' && loaded.failed === true) {
+      await errors({
+        [B.whatsapp]: 'Chatwoot did not answer with the templates in time; nothing was sent. Try again.',
+      });
+      return;
+    }
+    const composed = compose(state, loaded.templates, teamTemplates);
     if (!composed.ok || problem !== undefined) {
       await errors({ ...(composed.ok ? {} : composed.errors), ...problem });
       return;
@@ -655,7 +701,7 @@ export function registerSendModal(
         );
         return;
       }
-      await reporter.open(record, { channel: resultChannel ?? userId, userId });
+      await reporter.open(record, { channel: resultChannel ?? userId, userId, responseUrl: metadata.responseUrl });
     } catch (error) {
       logger.error({ err: error }, 'could not store a send from the form');
       const message =
@@ -681,11 +727,13 @@ export function registerSendModal(
   const conversationProblem = async (
     reference: ConversationReference,
     template: boolean,
+    within: CallOptions,
   ): Promise<Record<string, string> | undefined> => {
     let facts: ResolvedConversation;
     try {
-      facts = await bridge.resolver.resolve(reference, LOOKUP);
+      facts = await bridge.resolver.resolve(reference, within);
     } catch (error) {
+      if (timedOut(error)) return undefined;
       if (error instanceof ResolveError) {
         if (error.code === 'unknown_number') {
           return template

@@ -270,6 +270,7 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
     teamTemplates: deps.templates.team,
     isAdministrator: deps.templates.isAdministrator,
     releaseRetry: (alertTs, sendId) => alerter.release(alertTs, sendId),
+    userNames,
     logger,
   });
   registerRetry(app, { config, bridge, reporter, alerter, logger, openForm: form.open });

@@ -169,7 +169,7 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
         const at = await poster.post(
           entry.channel,
           () => {
-            const message = rootMessage(render(), links);
+            const message = rootFor(entry, render());
             posted = message.text;
             return message;
           },
@@ -219,15 +219,28 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
     }
 
     // The root names the contact once the conversation is known.
-    if (entry.reusedRoot !== true && rootMessage(render(), links).text !== entry.rootRendered) {
+    if (entry.reusedRoot !== true && rootFor(entry, render()).text !== entry.rootRendered) {
       let posted = '';
       await poster.update(entry.channel, rootTs, () => {
-        const message = rootMessage(render(), links);
+        const message = rootFor(entry, render());
         posted = message.text;
         return message;
       });
       entry = await save({ ...entry, rootRendered: posted });
     }
+  };
+
+  /** The root; in the user's DM it also says which channel the bot could not post in, and what to do. */
+  const rootFor = (entry: ThreadEntry | undefined, record: SendRecord): SlackMessage => {
+    const message = rootMessage(record, links);
+    const moved = entry?.movedFrom;
+    if (moved === undefined || moved.channel.startsWith('D')) return message;
+    const note = `_I could not post this in <#${moved.channel}> (\`${moved.reason}\`), so its thread is here. To get threads in the channel, invite me there: \`/invite @whatsapp-bridge\`._`;
+    return {
+      ...message,
+      text: `${message.text}\n${note}`,
+      blocks: [...(message.blocks ?? []), { type: 'context', elements: [{ type: 'mrkdwn', text: note }] }],
+    };
   };
 
   const alertIfFailed = async (sendId: string): Promise<void> => {
