@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach } from 'vitest';
 import type { ExitCode } from '../../src/cli/exit-codes.ts';
 import { runCli } from '../../src/cli/run-cli.ts';
+import { templateValue } from '../../src/slack/send-modal.ts';
 import type { SlackTuning } from '../../src/slack/slack-app.ts';
 import {
   type FakeChatwoot,
@@ -116,6 +117,11 @@ export function appHarnesses(): (options?: AppHarnessOptions) => Promise<AppHarn
     running.push(harness);
     return harness;
   };
+}
+
+/** The form's option value for an approved template. */
+export function tpl(name: string, language: string): string {
+  return templateValue({ name, language });
 }
 
 let customers = 0;
