@@ -15,7 +15,12 @@ import type { SendContent } from '../delivery/send-record.ts';
 import type { Logger } from '../shared/logger.ts';
 import { fillTeamTemplate, type TeamTemplate } from '../templates/team-templates.ts';
 import type { TemplateCatalogue } from '../templates/template-catalogue.ts';
-import { describeTemplate, fillTemplate, type WhatsAppTemplate } from '../templates/whatsapp-templates.ts';
+import {
+  describeTemplate,
+  fillTemplate,
+  templateContent,
+  type WhatsAppTemplate,
+} from '../templates/whatsapp-templates.ts';
 import { checkPermission, ENTRY_POINTS } from './entry-points.ts';
 import { escapeMrkdwn } from './render.ts';
 import type { ThreadReporter } from './thread-reporter.ts';
@@ -404,20 +409,7 @@ function compose(
       ),
     };
   }
-  const params = filled.templateParams;
-  return {
-    ok: true,
-    content: {
-      kind: 'template',
-      name: params.name,
-      language: params.language,
-      ...(params.category === undefined ? {} : { category: params.category }),
-      ...(params.namespace === undefined ? {} : { namespace: params.namespace }),
-      parameters: params.processed_params,
-      rendered: filled.rendered,
-    },
-    preview: quote(escapeMrkdwn(filled.rendered)),
-  };
+  return { ok: true, content: templateContent(filled), preview: quote(escapeMrkdwn(filled.rendered)) };
 }
 
 function quote(text: string): string {

@@ -281,52 +281,28 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
   };
 
   return {
-    open: async (record, place) => {
-      const existing = entries.get(record.id) ?? (await load(record.id));
-      if (existing !== undefined) return existing;
-      const entry = await save({
-        sendId: record.id,
+    open: (record, place) =>
+      begin(record, {
         channel: place.channel,
         userId: place.userId,
         ...(place.responseUrl === undefined ? {} : { responseUrl: place.responseUrl }),
-        createdAt: clock.now(),
-      });
-      latest.set(record.id, (await bridge.get(record.id)) ?? record);
-      void schedule(record.id);
-      return entry;
-    },
-    openInThread: async (record, original, prefix) => {
-      const existing = entries.get(record.id) ?? (await load(record.id));
-      if (existing !== undefined) return existing;
-      const entry = await save({
-        sendId: record.id,
+      }),
+    openInThread: (record, original, prefix) =>
+      begin(record, {
         channel: original.channel,
         userId: original.userId,
         ...(original.rootTs === undefined ? {} : { rootTs: original.rootTs, reusedRoot: true }),
         prefix,
-        createdAt: clock.now(),
-      });
-      latest.set(record.id, (await bridge.get(record.id)) ?? record);
-      void schedule(record.id);
-      return entry;
-    },
-    openUnder: async (record, place, prefix) => {
-      const existing = entries.get(record.id) ?? (await load(record.id));
-      if (existing !== undefined) return existing;
-      const entry = await save({
-        sendId: record.id,
+      }),
+    openUnder: (record, place, prefix) =>
+      begin(record, {
         channel: place.channel,
         userId: place.userId,
         ...(place.responseUrl === undefined ? {} : { responseUrl: place.responseUrl }),
         rootTs: place.threadTs,
         reusedRoot: true,
         prefix,
-        createdAt: clock.now(),
-      });
-      latest.set(record.id, (await bridge.get(record.id)) ?? record);
-      void schedule(record.id);
-      return entry;
-    },
+      }),
     get: async (sendId) => entries.get(sendId) ?? (await load(sendId)),
     resume: async () => {
       let count = 0;
@@ -355,6 +331,16 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
       unsubscribe();
     },
   };
+
+  /** Stores the send's thread (once: a repeat returns the first) and starts showing it. */
+  async function begin(record: SendRecord, where: Omit<ThreadEntry, 'sendId' | 'createdAt'>): Promise<ThreadEntry> {
+    const existing = entries.get(record.id) ?? (await load(record.id));
+    if (existing !== undefined) return existing;
+    const entry = await save({ sendId: record.id, ...where, createdAt: clock.now() });
+    latest.set(record.id, (await bridge.get(record.id)) ?? record);
+    void schedule(record.id);
+    return entry;
+  }
 
   async function load(sendId: string): Promise<ThreadEntry | undefined> {
     const parsed = threadEntrySchema.safeParse(await threads.get(sendId));

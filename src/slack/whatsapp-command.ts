@@ -22,6 +22,7 @@ import {
   describeTemplate,
   fillTemplate,
   findTemplate,
+  templateContent,
   type WhatsAppTemplate,
 } from '../templates/whatsapp-templates.ts';
 import { checkPermission, ENTRY_POINTS } from './entry-points.ts';
@@ -198,21 +199,7 @@ export function createWhatsAppCommand(deps: CommandDeps) {
         );
         return;
       }
-      const params = filled.templateParams;
-      await submitAndReport(
-        command,
-        target.value.reference,
-        {
-          kind: 'template',
-          name: params.name,
-          language: params.language,
-          ...(params.category === undefined ? {} : { category: params.category }),
-          ...(params.namespace === undefined ? {} : { namespace: params.namespace }),
-          parameters: params.processed_params,
-          rendered: filled.rendered,
-        },
-        ack,
-      );
+      await submitAndReport(command, target.value.reference, templateContent(filled), ack);
       return;
     }
     if (found.candidates.length > 0) {

@@ -525,3 +525,25 @@ export function describeTemplate(template: WhatsAppTemplate): string {
   const about = template.category === undefined ? template.language : `${template.language}, ${template.category}`;
   return `${template.name} (${about}): ${short}`;
 }
+
+/** The send's content for a filled template: Chatwoot's `template_params` pieces and the rendered text. */
+export function templateContent(filled: { readonly rendered: string; readonly templateParams: TemplateParams }): {
+  kind: 'template';
+  name: string;
+  language: string;
+  category?: string;
+  namespace?: string;
+  parameters: Record<string, unknown>;
+  rendered: string;
+} {
+  const params = filled.templateParams;
+  return {
+    kind: 'template',
+    name: params.name,
+    language: params.language,
+    ...(params.category === undefined ? {} : { category: params.category }),
+    ...(params.namespace === undefined ? {} : { namespace: params.namespace }),
+    parameters: params.processed_params,
+    rendered: filled.rendered,
+  };
+}
