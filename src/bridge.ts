@@ -1,6 +1,7 @@
 import { type ChatwootClient, createChatwootClient } from './chatwoot/client.ts';
 import { createRequestBudget, type RequestBudget } from './chatwoot/request-budget.ts';
 import type { RetryPolicy } from './chatwoot/retry-policy.ts';
+import type { Message } from './chatwoot/schemas.ts';
 import type { Config } from './config/load-config.ts';
 import { createInboxDirectory, type InboxDirectory, TEXT_LIMIT } from './conversations/inbox-directory.ts';
 import type { ConversationReference } from './conversations/reference/parse-reference.ts';
@@ -102,10 +103,16 @@ export interface Bridge {
   stats(): BridgeStats;
   /** Resolves when nothing is queued or being sent (status re-reads may continue). */
   idle(): Promise<void>;
+  /** A message as a Chatwoot webhook reported it: applied to its send when it is one of ours. */
+  observeMessage(message: Message): Promise<SendRecord | undefined>;
+  /** A verified webhook arrived: re-reads become a slower safety net. */
+  noteWebhook(): void;
 }
 
-/** After a restart, sends accepted within this long are watched again until WhatsApp delivers them. */
-const WATCH_AFTER_RESTART_MS = 30 * 60_000;
+/** After a restart, sends that changed within this long are watched again until read (the tracker's horizon). */
+const WATCH_AFTER_RESTART_MS = 6 * 60 * 60_000;
+/** Webhooks count as arriving while the last one is this recent. */
+const WEBHOOK_HEALTHY_MS = 10 * 60_000;
 
 export function createBridge(deps: BridgeDeps): Bridge {
   const { config, store, clock, logger } = deps;
@@ -144,11 +151,13 @@ export function createBridge(deps: BridgeDeps): Bridge {
     clock,
     logger,
   });
+  let lastWebhookAt = Number.NEGATIVE_INFINITY;
   const tracker: StatusTracker = createStatusTracker({
     client,
     repository,
     clock,
     logger,
+    webhooksHealthy: () => clock.now() - lastWebhookAt < WEBHOOK_HEALTHY_MS,
     ...(tuning.statusFirstDelayMs === undefined ? {} : { firstDelayMs: tuning.statusFirstDelayMs }),
     ...(tuning.statusMaxDelayMs === undefined ? {} : { maxDelayMs: tuning.statusMaxDelayMs }),
   });
@@ -243,6 +252,10 @@ export function createBridge(deps: BridgeDeps): Bridge {
     },
     stats: () => ({ outbox: outbox.stats(), watchedConversations: tracker.size(), requests: budget.stats() }),
     idle: () => outbox.onIdle(),
+    observeMessage: (message) => tracker.observe(message),
+    noteWebhook: () => {
+      lastWebhookAt = clock.now();
+    },
   };
 }
 

@@ -122,7 +122,10 @@ export function createSendRepository(options: SendRepositoryOptions): SendReposi
   };
 }
 
-/** Chatwoot has it and WhatsApp has not confirmed delivery (nor failed it) yet. */
+/** Chatwoot has it and WhatsApp has not said the last word (read, or failed) yet. */
 export function beingDelivered(record: SendRecord): boolean {
-  return record.state === 'accepted' || record.state === 'sent';
+  return (
+    record.content.kind !== 'note' &&
+    (record.state === 'accepted' || record.state === 'sent' || record.state === 'delivered')
+  );
 }

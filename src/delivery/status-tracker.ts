@@ -3,6 +3,7 @@ import type { Message } from '../chatwoot/schemas.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import { failureFromWhatsApp } from './failures.ts';
+import { markerOf } from './reconcile.ts';
 import { laterState, type PartRecord, type SendRecord, type SendState } from './send-record.ts';
 import type { SendRepository } from './send-repository.ts';
 
@@ -18,11 +19,15 @@ export interface StatusTrackerOptions {
   readonly giveUpAfterMs?: number;
   /** Re-reads in flight at once; they use the background lane, so they never delay sends. */
   readonly concurrency?: number;
+  /** Webhooks are arriving: re-reads are only the safety net then, so they come five times less often. */
+  readonly webhooksHealthy?: () => boolean;
 }
 
 export interface StatusTracker {
-  /** Watch the record's parts until WhatsApp delivers them (or rejects them). */
+  /** Watch the record's parts until WhatsApp delivers and the customer reads them (or WhatsApp rejects them). */
   watch(record: SendRecord): void;
+  /** A message as Chatwoot reported it (a webhook): applied to the send it belongs to, if it is one of ours. */
+  observe(message: Message): Promise<SendRecord | undefined>;
   /** Conversations being watched. */
   size(): number;
   stop(): void;
@@ -33,6 +38,8 @@ interface Watched {
   nextAt: number;
   delay: number;
   readonly since: number;
+  /** Every part is delivered: only `read` is awaited. */
+  onlyRead: boolean;
 }
 
 /**
@@ -45,7 +52,8 @@ export function createStatusTracker(options: StatusTrackerOptions): StatusTracke
   const { client, repository, clock, logger } = options;
   const firstDelayMs = options.firstDelayMs ?? 2_000;
   const maxDelayMs = options.maxDelayMs ?? 60_000;
-  const giveUpAfterMs = options.giveUpAfterMs ?? 30 * 60_000;
+  const giveUpAfterMs = options.giveUpAfterMs ?? 6 * 60 * 60_000;
+  const webhooksHealthy = options.webhooksHealthy ?? (() => false);
   const concurrency = options.concurrency ?? 2;
   const watched = new Map<number, Watched>();
   let running = 0;
@@ -53,9 +61,17 @@ export function createStatusTracker(options: StatusTrackerOptions): StatusTracke
   let wake: AbortController | undefined;
   let wakeAt = Number.POSITIVE_INFINITY;
 
-  // WhatsApp can still reject a message it took (e.g. 131026 undeliverable): watch until delivered.
+  // WhatsApp can still reject a message it took (e.g. 131026 undeliverable), and `read` comes last: watch until read.
   const awaiting = (part: PartRecord): boolean =>
+    (part.state === 'accepted' || part.state === 'sent' || part.state === 'delivered') && part.messageId !== undefined;
+  const undelivered = (part: PartRecord): boolean =>
     (part.state === 'accepted' || part.state === 'sent') && part.messageId !== undefined;
+
+  /**
+   * How long re-reads of a conversation may back off to: a minute while WhatsApp has not delivered, five once only
+   * `read` is awaited (it may never come: read receipts can be off), five times longer while webhooks arrive.
+   */
+  const capFor = (entry: Watched): number => (entry.onlyRead ? 5 : 1) * (webhooksHealthy() ? 5 : 1) * maxDelayMs;
 
   /** Sleeps until `at` unless an earlier wake-up is already set; one timer for every conversation watched. */
   const wakeBy = (at: number): void => {
@@ -90,7 +106,7 @@ export function createStatusTracker(options: StatusTrackerOptions): StatusTracke
         .finally(() => {
           running -= 1;
           if (watched.get(conversationId) === entry) {
-            entry.delay = Math.min(maxDelayMs, entry.delay * 2);
+            entry.delay = Math.min(capFor(entry), entry.delay * 2);
             entry.nextAt = clock.now() + entry.delay;
           }
           pollDue();
@@ -120,13 +136,15 @@ export function createStatusTracker(options: StatusTrackerOptions): StatusTracke
       { lane: 'background', retry: false },
     );
     const byId = new Map(messages.map((message) => [message.id, message]));
+    let onlyRead = true;
     for (const record of records) {
       const changed = await applyStatuses(record, byId);
       if (!changed.parts.some(awaiting) || changed.state === 'failed') {
         entry.sendIds.delete(record.id);
         repository.forget(record.id);
-      }
+      } else if (changed.parts.some(undelivered)) onlyRead = false;
     }
+    entry.onlyRead = onlyRead;
     if (entry.sendIds.size === 0) watched.delete(conversationId);
     else if (clock.now() - entry.since > giveUpAfterMs) {
       logger.info({ conversationId, sends: entry.sendIds.size }, 'messages not delivered yet; stopped re-reading them');
@@ -178,7 +196,13 @@ export function createStatusTracker(options: StatusTrackerOptions): StatusTracke
       if (stopped || conversationId === undefined || !record.parts.some(awaiting)) return;
       let entry = watched.get(conversationId);
       if (entry === undefined) {
-        entry = { sendIds: new Set(), nextAt: clock.now() + firstDelayMs, delay: firstDelayMs, since: clock.now() };
+        entry = {
+          sendIds: new Set(),
+          nextAt: clock.now() + firstDelayMs,
+          delay: firstDelayMs,
+          since: clock.now(),
+          onlyRead: !record.parts.some(undelivered),
+        };
         watched.set(conversationId, entry);
       } else if (entry.nextAt !== Number.POSITIVE_INFINITY) {
         // New activity: look again soon rather than at the backed-off time.
@@ -187,6 +211,21 @@ export function createStatusTracker(options: StatusTrackerOptions): StatusTracke
       }
       entry.sendIds.add(record.id);
       if (running < concurrency) wakeBy(entry.nextAt);
+    },
+    observe: async (message) => {
+      const marker = markerOf(message);
+      if (marker === undefined) return undefined;
+      const record = await repository.get(marker.sendId);
+      if (record === undefined || !record.parts.some((part) => part.messageId === message.id)) return undefined;
+      const changed = await applyStatuses(record, new Map([[message.id, message]]));
+      const conversationId = changed.conversation?.id;
+      const entry = conversationId === undefined ? undefined : watched.get(conversationId);
+      if (entry !== undefined && (!changed.parts.some(awaiting) || changed.state === 'failed')) {
+        entry.sendIds.delete(changed.id);
+        repository.forget(changed.id);
+        if (entry.sendIds.size === 0 && conversationId !== undefined) watched.delete(conversationId);
+      }
+      return changed;
     },
     size: () => watched.size,
     stop: () => {

@@ -103,3 +103,28 @@ export function usageMessage(problem: string | undefined): SlackMessage {
   const text = problem === undefined ? HELP_TEXT : `${problem}\n\n${HELP_TEXT}`;
   return { text };
 }
+
+/** A customer's WhatsApp message in the thread: who, the text as written (WhatsApp's *bold* is Slack's), files as links. */
+export function customerMessage(
+  message: {
+    senderName: string | undefined;
+    text: string;
+    attachments: ReadonlyArray<{ url: string; type: string | undefined }>;
+  },
+  threadTs: string,
+): SlackMessage & { thread_ts: string } {
+  const who = escapeMrkdwn(message.senderName ?? 'The customer');
+  const lines = [`:incoming_envelope: *${who}* answered on WhatsApp:`];
+  if (message.text.trim() !== '') lines.push(quoteText(escapeMrkdwn(message.text), 40, 3_000));
+  for (const attachment of message.attachments) {
+    lines.push(`• <${attachment.url}|${escapeMrkdwn(attachment.type ?? 'file')}>`);
+  }
+  const text = lines.join('\n');
+  return {
+    text,
+    thread_ts: threadTs,
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 3000) } }],
+    unfurl_links: false,
+    unfurl_media: false,
+  };
+}

@@ -209,6 +209,7 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
     bridge,
     poster,
     threads: store.namespace<ThreadEntry>('slack-threads'),
+    conversations: store.namespace<unknown>('slack-conversation-threads'),
     links,
     clock,
     logger,

@@ -5,7 +5,8 @@ import { isFinal, type SendRecord, sendingDone } from '../delivery/send-record.t
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import { iterateNamespace } from '../store/open-store.ts';
-import { type Links, rootMessage, statusMessage } from './render.ts';
+import type { CustomerMessage } from '../webhooks/apply-webhook.ts';
+import { customerMessage, type Links, rootMessage, statusMessage } from './render.ts';
 import { SlackCallError } from './slack-call.ts';
 import type { SlackMessage, SlackPoster } from './slack-poster.ts';
 
@@ -47,10 +48,21 @@ export interface ThreadPlace {
   readonly responseUrl?: string | undefined;
 }
 
+/** A conversation's latest thread: where the customer's answers are posted. */
+export const conversationThreadSchema = z.object({
+  channel: z.string(),
+  rootTs: z.string(),
+  sendId: z.string(),
+  at: z.number(),
+});
+export type ConversationThread = z.infer<typeof conversationThreadSchema>;
+
 export interface ThreadReporterOptions {
   readonly bridge: Pick<Bridge, 'get' | 'onChange'>;
   readonly poster: SlackPoster;
   readonly threads: Keyv<ThreadEntry>;
+  /** Conversation id → its latest thread (and `seen:<message id>` for customer messages already posted). */
+  readonly conversations: Keyv<unknown>;
   readonly links: Links;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -75,6 +87,10 @@ export interface ThreadReporter {
     prefix: string,
   ): Promise<ThreadEntry>;
   get(sendId: string): Promise<ThreadEntry | undefined>;
+  /** Posts a customer's message into the latest thread of its conversation (once per message); false when none. */
+  postCustomerMessage(message: CustomerMessage): Promise<boolean>;
+  /** The latest thread of a conversation, if the bridge has one. */
+  threadOf(conversationId: number): Promise<ConversationThread | undefined>;
   /** After a restart: brings every thread whose last post does not show its send's latest state up to date. */
   resume(): Promise<number>;
   /** Resolves when every thread shows what is known now (tests, shutdown). */
@@ -141,6 +157,13 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
           await sync(sendId);
         } catch (error) {
           logger.error({ err: error, sendId }, 'could not update the Slack thread');
+        }
+        const entry = entries.get(sendId);
+        const record = latest.get(sendId);
+        if (entry !== undefined && record !== undefined && entry.statusTs !== undefined) {
+          await noteConversationThread(entry, record).catch((error: unknown) =>
+            logger.warn({ err: error, sendId }, 'could not remember the conversation’s thread'),
+          );
         }
         // A failure is alerted even when its thread could not be posted (the alert is then the only report).
         await alertIfFailed(sendId).catch((error: unknown) =>
@@ -243,6 +266,20 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
     };
   };
 
+  /** The conversation's latest thread is this send's (the customer's answer belongs where the person asked). */
+  const noteConversationThread = async (entry: ThreadEntry, record: SendRecord): Promise<void> => {
+    const conversationId = record.conversation?.id;
+    if (conversationId === undefined || entry.rootTs === undefined) return;
+    const key = String(conversationId);
+    const current = conversationThreadSchema.safeParse(await options.conversations.get(key));
+    if (current.success && (current.data.rootTs === entry.rootTs || current.data.at > entry.createdAt)) return;
+    await options.conversations.set(
+      key,
+      { channel: entry.channel, rootTs: entry.rootTs, sendId: entry.sendId, at: entry.createdAt },
+      THREAD_TTL_MS,
+    );
+  };
+
   const alertIfFailed = async (sendId: string): Promise<void> => {
     const entry = entries.get(sendId);
     const record = latest.get(sendId);
@@ -304,6 +341,31 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
         prefix,
       }),
     get: async (sendId) => entries.get(sendId) ?? (await load(sendId)),
+    threadOf: async (conversationId) => {
+      const parsed = conversationThreadSchema.safeParse(await options.conversations.get(String(conversationId)));
+      return parsed.success ? parsed.data : undefined;
+    },
+    postCustomerMessage: async (message) => {
+      const parsed = conversationThreadSchema.safeParse(
+        await options.conversations.get(String(message.conversationId)),
+      );
+      if (!parsed.success) return false;
+      const seenKey = `seen:${message.messageId}`;
+      if ((await options.conversations.get(seenKey)) !== undefined) return true;
+      await options.conversations.set(seenKey, clock.now(), THREAD_TTL_MS);
+      const thread = parsed.data;
+      await poster
+        .post(thread.channel, () => customerMessage(message, thread.rootTs))
+        .catch(async (error: unknown) => {
+          await options.conversations.delete(seenKey);
+          throw error;
+        });
+      logger.info(
+        { conversationId: message.conversationId, messageId: message.messageId, channel: thread.channel },
+        'posted the customer’s answer in the thread',
+      );
+      return true;
+    },
     resume: async () => {
       let count = 0;
       for await (const [sendId, raw] of iterateNamespace(threads)) {

@@ -8,6 +8,8 @@ import { createSlackApp, type SlackApp, SlackStartError } from '../../slack/slac
 import { openStore, StoreOpenError } from '../../store/open-store.ts';
 import { acquireProcessLease, LeaseHeldError } from '../../store/process-lease.ts';
 import { openTemplates } from '../../templates/templates-service.ts';
+import { createWebhookProcessor } from '../../webhooks/apply-webhook.ts';
+import { createWebhookReceiver, type WebhookReceiver } from '../../webhooks/chatwoot-webhook.ts';
 import { type CliIo, line } from '../cli-io.ts';
 import { EXIT, type ExitCode, exitCodeFor } from '../exit-codes.ts';
 
@@ -114,6 +116,24 @@ export async function startCommand(config: Config, io: CliIo, logger: Logger): P
     return error.code === 'unauthorized' ? EXIT.unauthorized : EXIT.unavailable;
   }
 
+  // Chatwoot's webhook (when its secret is set): delivery updates and customers' answers, pushed; polling stays the net.
+  const webhook =
+    config.chatwoot.webhookSecret === undefined
+      ? undefined
+      : createWebhookReceiver({
+          secret: config.chatwoot.webhookSecret,
+          deliveries: store.namespace<unknown>('chatwoot-webhooks'),
+          clock: io.clock,
+          logger,
+          onMessage: createWebhookProcessor({
+            bridge,
+            onCustomerMessage: async (message) => {
+              await slack.reporter.postCustomerMessage(message);
+            },
+            logger,
+          }),
+        });
+
   const { resumed } = await bridge.start();
   let server: Server;
   try {
@@ -130,11 +150,16 @@ export async function startCommand(config: Config, io: CliIo, logger: Logger): P
             chatwoot: chatwoot?.ok === true ? 'ok' : chatwoot?.unreachable === true ? 'unreachable' : 'degraded',
             chatwootVersion: chatwoot?.version,
             slack: { mode: slack.mode, connected: slack.connected() },
+            webhook: await webhookState(webhook, io.clock.now()),
             queue: bridge.stats().outbox,
           };
         },
       },
-      { port: config.port, logger, next: (request, response) => slack.handle(request, response) },
+      {
+        port: config.port,
+        logger,
+        next: (request, response) => webhook?.handle(request, response) === true || slack.handle(request, response),
+      },
     );
   } catch (error) {
     line(
@@ -183,10 +208,27 @@ export async function startCommand(config: Config, io: CliIo, logger: Logger): P
     server.close(() => resolveClose());
     server.closeIdleConnections();
   });
+  await webhook?.idle();
   await bridge.stop(SHUTDOWN_GRACE_MS);
   await slack.stop(SLACK_DRAIN_MS);
   await lease.release();
   await store.close();
   logger.info('stopped');
   return leaseLost ? EXIT.storeInUse : EXIT.ok;
+}
+
+/** For /readyz and `check`: whether Chatwoot's webhook is set up, and when it last delivered. */
+async function webhookState(
+  webhook: WebhookReceiver | undefined,
+  now: number,
+): Promise<{ configured: boolean; lastDeliveryAt?: string; secondsAgo?: number; deliveries?: number }> {
+  if (webhook === undefined) return { configured: false };
+  const status = await webhook.status().catch(() => undefined);
+  if (status === undefined) return { configured: true };
+  return {
+    configured: true,
+    lastDeliveryAt: new Date(status.lastAt).toISOString(),
+    secondsAgo: Math.round((now - status.lastAt) / 1000),
+    deliveries: status.count,
+  };
 }
