@@ -54,7 +54,8 @@ export const variables = [
     name: 'CHATWOOT_WEBHOOK_SECRET',
     required: false,
     secret: true,
-    meaning: "The Chatwoot webhook's secret, to verify delivery updates (used from the webhook feature on).",
+    meaning:
+      "Turns on `POST /chatwoot/webhook` for instant delivery updates and customers' answers: the secret Chatwoot shows for the webhook (Settings → Integrations → Webhooks). Unset: polling alone.",
   },
   {
     name: 'CHATWOOT_REQUESTS_PER_MINUTE',

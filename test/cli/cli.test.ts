@@ -168,6 +168,7 @@ describe('check', () => {
       '✓ Team templates: none (templates.yml not found; optional)',
       '✓ WhatsApp templates: no approved template in the inbox: only customers who wrote in the last 24 hours can be messaged',
       '✓ Store: memory:// is usable',
+      '✓ Delivery updates: by polling Chatwoot (no CHATWOOT_WEBHOOK_SECRET): statuses within about a minute; set up the webhook for instant updates and answers in threads',
     ]);
   });
 

@@ -4,12 +4,42 @@ import type { Config } from '../../config/load-config.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { openStore } from '../../store/open-store.ts';
 import { describeStoreUrl } from '../../store/store-url.ts';
+import type { Store } from '../../store/types.ts';
 import { openTemplates } from '../../templates/templates-service.ts';
+import { WEBHOOK_PATH } from '../../webhooks/chatwoot-webhook.ts';
 import { type CliIo, line } from '../cli-io.ts';
 import { EXIT, type ExitCode, exitCodeFor } from '../exit-codes.ts';
 import { withScratchBridge } from '../scratch-bridge.ts';
 
 const DEADLINE_MS = 15_000;
+
+/** Which way delivery updates and answers arrive: Chatwoot's webhook (and when it last delivered), or polling alone. */
+async function checkWebhook(config: Config, store: Store, now: number): Promise<CheckStep> {
+  if (config.chatwoot.webhookSecret === undefined) {
+    return {
+      ok: true,
+      label: 'Delivery updates',
+      detail:
+        'by polling Chatwoot (no CHATWOOT_WEBHOOK_SECRET): statuses within about a minute; set up the webhook for instant updates and answers in threads',
+    };
+  }
+  const status = await store
+    .namespace<unknown>('chatwoot-webhooks')
+    .get('status')
+    .catch(() => undefined);
+  const lastAt =
+    typeof status === 'object' && status !== null && typeof (status as { lastAt?: unknown }).lastAt === 'number'
+      ? (status as { lastAt: number }).lastAt
+      : undefined;
+  return {
+    ok: true,
+    label: 'Delivery updates',
+    detail:
+      lastAt === undefined
+        ? `Chatwoot's webhook at ${WEBHOOK_PATH} (polling as a safety net); none received yet: check its URL in Chatwoot (Settings → Integrations → Webhooks) and that Chatwoot may call it`
+        : `Chatwoot's webhook at ${WEBHOOK_PATH} (polling as a safety net); last delivery ${new Date(lastAt).toISOString()} (${Math.round((now - lastAt) / 1000)} s ago)`,
+  };
+}
 
 /** The team's templates file (as `start` reads it) and the approved templates in the WhatsApp inbox. */
 async function checkTemplates(config: Config, bridge: Bridge, logger: Logger): Promise<CheckStep[]> {
@@ -87,6 +117,7 @@ export async function checkCommand(
     try {
       await store.ping();
       steps.push({ ok: true, label: 'Store', detail: `${storeLabel} is usable` });
+      steps.push(await checkWebhook(config, store, io.clock.now()));
     } finally {
       await store.close();
     }
