@@ -12,6 +12,7 @@ import { ChatwootStore, type ContactRecord } from './chatwoot/store.ts';
 import { TimerRegistry } from './chatwoot/timers.ts';
 import type {
   AccountStatus,
+  ConversationStatus,
   FakeAccount,
   FakeAgentBot,
   FakeChatwootEvents,
@@ -25,13 +26,26 @@ import type {
   FakeInboxInit,
   FakeMessage,
   FakeUser,
+  FakeWebhook,
+  FakeWebhookDelivery,
+  FakeWebhookInit,
+  FakeWebhookOptions,
+  FakeWebhookRequest,
   IncomingMessageInit,
   MessageStatus,
   MessageTemplate,
   OutgoingMessageInit,
   Role,
+  WebhookRequestOptions,
 } from './chatwoot/types.ts';
 import { Views } from './chatwoot/views.ts';
+import {
+  type DeliveredEvent,
+  WebhookPayloads,
+  type WebhookRecord,
+  WebhookRegistry,
+  WebhookSender,
+} from './chatwoot/webhooks.ts';
 
 export {
   META_INVALID_PARAMETER_ERROR,
@@ -44,6 +58,7 @@ export {
 } from './chatwoot/delivery.ts';
 export type { FaultHandle, FaultMatcher, FaultSpec } from './chatwoot/faults.ts';
 export type * from './chatwoot/types.ts';
+export { ALLOWED_WEBHOOK_EVENTS, normalizeWebhookContent } from './chatwoot/webhooks.ts';
 export type { ServiceStatus };
 
 /** One request as the fake received it. */
@@ -101,7 +116,7 @@ export interface FakeChatwoot {
   readonly user: FakeUser;
   /** Every request received, in order (bounded by `requestLogLimit`). */
   readonly requests: readonly RecordedRequest[];
-  /** Seam for the future webhook sender: `message_created`, `message_updated`, … */
+  /** The model events the webhook sender listens to: `message_created`, `message_updated`, … */
   readonly events: EventEmitter<FakeChatwootEvents>;
   clearRequests(): void;
 
@@ -133,6 +148,38 @@ export interface FakeChatwoot {
   setMessageStatus(messageId: number, status: MessageStatus, externalError?: string): boolean;
   /** Resolves once no delivery step is scheduled. */
   whenDeliveryIdle(): Promise<void>;
+
+  /**
+   * An account webhook, as if created in Settings → Integrations (the model's validations apply). Every event of
+   * the account it subscribes to is POSTed to `url`, from all inboxes, signed with `secret`.
+   */
+  addWebhook(init: FakeWebhookInit): FakeWebhook;
+  /** Deliveries already queued still go out (the jobs carry the URL), as in Chatwoot. */
+  removeWebhook(id: number): boolean;
+  webhooks(accountId?: number): FakeWebhook[];
+  /** Every delivery attempt, oldest first (bounded by `requestLogLimit`). */
+  webhookDeliveries(): FakeWebhookDelivery[];
+  clearWebhookDeliveries(): void;
+  /** A webhook outage: deliveries due while paused are dropped for good (`status: 'dropped'`), never retried. */
+  pauseWebhooks(): void;
+  resumeWebhooks(): void;
+  setWebhookOptions(options: FakeWebhookOptions): void;
+  /** Resolves once no webhook delivery is queued or in flight (including those held for a request still being served). */
+  whenWebhooksIdle(): Promise<void>;
+  /**
+   * A request to re-send: a recorded delivery byte for byte (a replay), or any payload signed with the main
+   * account's first webhook; override `secret`, `timestamp` or `deliveryId` to forge one.
+   */
+  webhookRequest(
+    source: FakeWebhookDelivery | Record<string, unknown>,
+    options?: WebhookRequestOptions,
+  ): FakeWebhookRequest;
+  /** The payload Chatwoot would send now for a message (`id` = message id) or a conversation (`id` = display id). */
+  webhookPayload(
+    event: DeliveredEvent,
+    id: number,
+    options?: { accountId?: number; previousStatus?: ConversationStatus },
+  ): Record<string, unknown>;
 
   fault(spec: FaultSpec): FaultHandle;
   clearFaults(): void;
@@ -176,6 +223,9 @@ class FakeChatwootServer implements FakeChatwoot {
   readonly user: FakeUser;
   private readonly store: ChatwootStore;
   private readonly api: ChatwootApi;
+  private readonly webhookRegistry: WebhookRegistry;
+  private readonly webhookPayloads: WebhookPayloads;
+  private readonly webhookSender: WebhookSender;
   private readonly rack: RackAttack;
   private readonly faults = new FaultQueue();
   private readonly deliveryTimers = new TimerRegistry();
@@ -207,11 +257,24 @@ class FakeChatwootServer implements FakeChatwoot {
 
     const delivery = new DeliverySimulator(this.store, this.deliveryTimers, options.delivery);
     this.store.onSendReply = (message) => delivery.enqueue(message);
+    const views = new Views(this.store, () => this.url);
+    this.webhookRegistry = new WebhookRegistry(now);
+    this.webhookPayloads = new WebhookPayloads(this.store, views);
+    this.webhookSender = new WebhookSender({
+      store: this.store,
+      registry: this.webhookRegistry,
+      payloads: this.webhookPayloads,
+      version: () => this.version,
+      options: options.webhooks,
+      logLimit: this.requestLogLimit,
+      onInternalError: (error) => this.internalErrors.push(error),
+    });
     this.api = new ChatwootApi(
       this.store,
-      new Views(this.store, () => this.url),
+      views,
       () => this.version,
       () => this.serviceStatus,
+      this.webhookRegistry,
     );
     this.rack = new RackAttack(now, options.rateLimitPerMinute ?? false, options.contactSearchPerMinute ?? 100);
     this.server = createServer((req, res) => {
@@ -391,6 +454,79 @@ class FakeChatwootServer implements FakeChatwoot {
     return this.deliveryTimers.whenIdle();
   }
 
+  // ---- webhooks
+
+  addWebhook(init: FakeWebhookInit): FakeWebhook {
+    const accountId = init.accountId ?? this.accountId;
+    this.store.requireAccount(accountId);
+    const webhook = this.webhookRegistry.create(
+      accountId,
+      {
+        url: init.url,
+        ...(init.name === undefined ? {} : { name: init.name }),
+        ...(init.inboxId === undefined ? {} : { inboxId: init.inboxId }),
+        ...(init.subscriptions === undefined ? {} : { subscriptions: [...init.subscriptions] }),
+      },
+      init.secret,
+    );
+    return webhookSnapshot(webhook);
+  }
+
+  removeWebhook(id: number): boolean {
+    return this.webhookRegistry.destroy(id);
+  }
+
+  webhooks(accountId = this.accountId): FakeWebhook[] {
+    return this.webhookRegistry.forAccount(accountId).map(webhookSnapshot);
+  }
+
+  webhookDeliveries(): FakeWebhookDelivery[] {
+    return this.webhookSender.deliveries();
+  }
+
+  clearWebhookDeliveries(): void {
+    this.webhookSender.clearDeliveries();
+  }
+
+  pauseWebhooks(): void {
+    this.webhookSender.pause();
+  }
+
+  resumeWebhooks(): void {
+    this.webhookSender.resume();
+  }
+
+  setWebhookOptions(options: FakeWebhookOptions): void {
+    this.webhookSender.setOptions(options);
+  }
+
+  whenWebhooksIdle(): Promise<void> {
+    return this.webhookSender.whenIdle();
+  }
+
+  webhookRequest(
+    source: FakeWebhookDelivery | Record<string, unknown>,
+    options: WebhookRequestOptions = {},
+  ): FakeWebhookRequest {
+    return this.webhookSender.request(source, options, this.webhookRegistry.forAccount(this.accountId)[0]);
+  }
+
+  webhookPayload(
+    event: DeliveredEvent,
+    id: number,
+    options: { accountId?: number; previousStatus?: ConversationStatus } = {},
+  ): Record<string, unknown> {
+    if (event === 'message_created' || event === 'message_updated') {
+      const message = this.store.messages.get(id);
+      if (!message) throw new Error(`no message ${id}`);
+      const payload = this.webhookPayloads.message(message, event);
+      if (!payload) throw new Error(`message ${id} is an activity message: Chatwoot sends no webhook for it`);
+      return payload;
+    }
+    const conversation = this.requireConversation(id, options.accountId ?? this.accountId);
+    return this.webhookPayloads.conversation(conversation, event, options.previousStatus);
+  }
+
   // ---- faults and conditions
 
   fault(spec: FaultSpec): FaultHandle {
@@ -437,6 +573,7 @@ class FakeChatwootServer implements FakeChatwoot {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.webhookSender.close();
     this.deliveryTimers.clearAll();
     this.requestTimers.clearAll();
     this.faults.clear();
@@ -493,21 +630,32 @@ class FakeChatwootServer implements FakeChatwoot {
       if (!(await this.hold(exchange, fault.ms))) return;
     }
 
-    let response: ApiResponse;
-    if (this.rack.throttled(url.pathname, clientIp(req.socket.remoteAddress, headers['x-forwarded-for']))) {
-      response = THROTTLED;
-    } else {
-      const result = this.api.dispatch({ method, path: url.pathname, search: url.search, headers, rawBody: raw });
-      response = result.response;
-      entry.auth = result.auth;
-    }
+    // Webhooks for what this request changed go out once it has been answered (or abandoned), like Sidekiq jobs.
+    const gate = this.webhookSender.capture();
+    try {
+      let response: ApiResponse;
+      if (this.rack.throttled(url.pathname, clientIp(req.socket.remoteAddress, headers['x-forwarded-for']))) {
+        response = THROTTLED;
+      } else {
+        try {
+          const result = this.api.dispatch({ method, path: url.pathname, search: url.search, headers, rawBody: raw });
+          response = result.response;
+          entry.auth = result.auth;
+        } finally {
+          this.webhookSender.endCapture(gate);
+        }
+      }
 
-    if (fault?.afterStore) {
-      if (fault.type === 'reset') return this.reset(exchange);
-      if (fault.type === 'status') response = faultResponse(fault);
-      if (fault.type === 'stall' && !(await this.hold(exchange, fault.ms))) return;
+      if (fault?.afterStore) {
+        if (fault.type === 'reset') return this.reset(exchange);
+        if (fault.type === 'status') response = faultResponse(fault);
+        if (fault.type === 'stall' && !(await this.hold(exchange, fault.ms))) return;
+      }
+      await this.respond(exchange, response);
+    } finally {
+      this.webhookSender.endCapture(gate);
+      setImmediate(() => this.webhookSender.release(gate));
     }
-    await this.respond(exchange, response);
   }
 
   /** Holds a request for `ms` (forever when undefined); false when the client or the fake gave up meanwhile. */
@@ -591,6 +739,19 @@ class FakeChatwootServer implements FakeChatwoot {
         .map((ci) => ({ id: ci.id, inboxId: ci.inboxId, sourceId: ci.sourceId })),
     };
   }
+}
+
+function webhookSnapshot(webhook: WebhookRecord): FakeWebhook {
+  const subscriptions = Array.isArray(webhook.subscriptions) ? webhook.subscriptions.map(String) : [];
+  return {
+    id: webhook.id,
+    accountId: webhook.accountId,
+    url: webhook.url ?? '',
+    name: webhook.name,
+    subscriptions,
+    secret: webhook.secret,
+    inboxId: webhook.inboxId,
+  };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer | null> {

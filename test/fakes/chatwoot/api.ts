@@ -1,5 +1,13 @@
 import { STATUS_CODES } from 'node:http';
-import { BadRequestBody, isParamHash, type ParamHash, type ParamValue, parseBody, parseQueryString } from './params.ts';
+import {
+  BadRequestBody,
+  isParamHash,
+  type ParamHash,
+  type ParamValue,
+  parseBody,
+  parseQueryString,
+  UploadedFile,
+} from './params.ts';
 import {
   castBoolean,
   castInteger,
@@ -14,6 +22,7 @@ import {
   railsJson,
   rubyStrip,
   toI,
+  UnhandledError,
 } from './ruby.ts';
 import {
   type AccountRecord,
@@ -28,6 +37,7 @@ import {
 } from './store.ts';
 import type { ConversationStatus } from './types.ts';
 import type { Views } from './views.ts';
+import type { WebhookAttributes, WebhookRecord, WebhookRegistry } from './webhooks.ts';
 
 export interface ApiRequest {
   method: string;
@@ -95,6 +105,21 @@ const CONVERSATIONS_PER_PAGE = 25;
 const RESERVED = '(?!(?:meta|search|filter)(?:\\.json)?$)';
 const CONTACTS_PER_PAGE = 15;
 const PRIORITY_RANK = { low: 0, medium: 1, high: 2, urgent: 3 } as const;
+/** `Webhook.attribute_names`: what ParamsWrapper copies under `webhook` from a JSON body. */
+const WEBHOOK_ATTRIBUTES = [
+  'id',
+  'account_id',
+  'inbox_id',
+  'url',
+  'created_at',
+  'updated_at',
+  'webhook_type',
+  'subscriptions',
+  'name',
+  'secret',
+];
+/** Content types whose Mime ref is `:json` (ParamsWrapper's `wrap_parameters format: [:json]`). */
+const JSON_MIME_TYPES = new Set(['application/json', 'text/x-json', 'application/jsonrequest']);
 
 /** Chatwoot's routes, before_actions, controllers and exception handling. */
 export class ChatwootApi {
@@ -102,16 +127,25 @@ export class ChatwootApi {
   private readonly views: Views;
   private readonly version: () => string;
   private readonly serviceStatus: () => ServiceStatus;
+  private readonly webhooks: WebhookRegistry;
   private readonly routes: Route[];
 
-  constructor(store: ChatwootStore, views: Views, version: () => string, serviceStatus: () => ServiceStatus) {
+  constructor(
+    store: ChatwootStore,
+    views: Views,
+    version: () => string,
+    serviceStatus: () => ServiceStatus,
+    webhooks: WebhookRegistry,
+  ) {
     this.store = store;
     this.views = views;
     this.version = version;
     this.serviceStatus = serviceStatus;
+    this.webhooks = webhooks;
     const conversations = 'api/v1/accounts/conversations';
     const messages = 'api/v1/accounts/conversations/messages';
     const contacts = 'api/v1/accounts/contacts';
+    const webhooksController = 'api/v1/accounts/webhooks';
     const account = '/api/v1/accounts/:account_id';
     this.routes = [
       route('GET', '/health', 'public', 'health', 'show', () => json(200, { status: 'woot' })),
@@ -155,6 +189,13 @@ export class ChatwootApi {
         'api/v1/accounts/contacts/contact_inboxes',
         'create',
         (c) => this.createContactInbox(c),
+      ),
+      route('GET', `${account}/webhooks`, 'account', webhooksController, 'index', (c) => this.webhooksIndex(c)),
+      route('POST', `${account}/webhooks`, 'account', webhooksController, 'create', (c) => this.createWebhook(c)),
+      route('PATCH', `${account}/webhooks/:id`, 'account', webhooksController, 'update', (c) => this.updateWebhook(c)),
+      route('PUT', `${account}/webhooks/:id`, 'account', webhooksController, 'update', (c) => this.updateWebhook(c)),
+      route('DELETE', `${account}/webhooks/:id`, 'account', webhooksController, 'destroy', (c) =>
+        this.destroyWebhook(c),
       ),
     ];
   }
@@ -601,6 +642,50 @@ export class ChatwootApi {
   /** Inbox ids whose template sync was asked for, in order (the sync itself is Meta's side: set templates directly). */
   readonly templateSyncs: number[] = [];
 
+  // WebhooksController: `check_authorization` (WebhookPolicy, administrators only) runs before `fetch_webhook`.
+
+  private webhooksIndex({ actor, account }: Context): ApiResponse {
+    this.authorizeAdministrator(actor, account);
+    const list = this.webhooks.forAccount(account.id).map((webhook) => this.views.webhook(webhook));
+    return json(200, { payload: { webhooks: list } });
+  }
+
+  /** `Current.account.webhooks.new(webhook_params).save!`. */
+  private createWebhook(context: Context): ApiResponse {
+    this.authorizeAdministrator(context.actor, context.account);
+    const webhook = this.webhooks.create(context.account.id, webhookParams(context));
+    return json(200, { payload: { webhook: this.views.webhook(webhook) } });
+  }
+
+  private updateWebhook(context: Context): ApiResponse {
+    this.authorizeAdministrator(context.actor, context.account);
+    const webhook = this.findWebhook(context);
+    this.webhooks.update(webhook, webhookParams(context));
+    return json(200, { payload: { webhook: this.views.webhook(webhook) } });
+  }
+
+  /** `destroy!` then `head :ok`. */
+  private destroyWebhook(context: Context): ApiResponse {
+    this.authorizeAdministrator(context.actor, context.account);
+    this.webhooks.destroy(this.findWebhook(context).id);
+    return {
+      status: 200,
+      headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache' },
+      body: '',
+    };
+  }
+
+  private authorizeAdministrator(actor: Actor, account: AccountRecord): void {
+    if (this.store.membership(requireUser(actor), account.id)?.role !== 'administrator') throw new NotAuthorized();
+  }
+
+  private findWebhook({ params, account }: Context): WebhookRecord {
+    const id = castInteger(params['id'] ?? null);
+    const webhook = this.webhooks.forAccount(account.id).find((w) => w.id === id);
+    if (!webhook) throw new RecordNotFound();
+    return webhook;
+  }
+
   private findInbox(account: AccountRecord, id: ParamValue | undefined): InboxRecord {
     const inboxId = castInteger(id ?? null);
     const inbox = [...this.store.inboxes.values()].find((i) => i.accountId === account.id && i.id === inboxId);
@@ -678,6 +763,49 @@ export function routingError(request: Pick<ApiRequest, 'path' | 'headers'>): Api
 /** A bug in the fake itself (not a modelled Ruby exception): it must surface, not become a 500. */
 export function isProgrammingError(error: unknown): boolean {
   return error instanceof TypeError || error instanceof ReferenceError || error instanceof RangeError;
+}
+
+type ScalarParam = string | number | boolean | null | UploadedFile;
+
+/** Rails' permitted scalar types. */
+function isScalarParam(value: ParamValue | undefined): value is ScalarParam {
+  return value !== undefined && (value === null || typeof value !== 'object' || value instanceof UploadedFile);
+}
+
+/**
+ * ParamsWrapper (a JSON body without a `webhook` key is wrapped: its webhook attributes move under `webhook`), then
+ * `params.require(:webhook).permit(:inbox_id, :name, :url, subscriptions: [])` and the column casts.
+ */
+function webhookParams({ request, params }: Context): WebhookAttributes {
+  let wrapped: ParamValue | undefined = params['webhook'];
+  const contentType = header(request.headers, 'content-type') ?? '';
+  const mime = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  if (!('webhook' in params) && JSON_MIME_TYPES.has(mime)) {
+    const body = parseBody(contentType, request.rawBody).params;
+    const slice: ParamHash = {};
+    for (const key of WEBHOOK_ATTRIBUTES) {
+      const value = body[key];
+      if (value !== undefined) slice[key] = value;
+    }
+    wrapped = slice;
+  }
+  if (wrapped !== false && !present(wrapped)) throw new ParameterMissing('webhook');
+  if (!isParamHash(wrapped)) throw new UnhandledError("undefined method 'permit'");
+  const out: WebhookAttributes = {};
+  const url = wrapped['url'];
+  if (isScalarParam(url)) out.url = castText(url);
+  const name = wrapped['name'];
+  if (isScalarParam(name)) out.name = castText(name);
+  const inboxId = wrapped['inbox_id'];
+  if (isScalarParam(inboxId)) out.inboxId = castInteger(inboxId);
+  const subscriptions = wrapped['subscriptions'];
+  // An array of scalars is kept (deep_munge has already dropped its nils); anything else is filtered out.
+  if (Array.isArray(subscriptions) && subscriptions.every(isScalarParam)) {
+    out.subscriptions = subscriptions
+      .filter((s) => s !== null)
+      .map((s) => (s instanceof UploadedFile ? s.filename : s));
+  }
+  return out;
 }
 
 function listParam(value: ParamValue): ParamValue[] {

@@ -100,6 +100,102 @@ export interface FakeChatwootOptions {
   requestLogLimit?: number;
   /** How WhatsApp delivery progresses. @default `{ sentAfterMs: 20, deliveredAfterMs: 40, readAfterMs: null }` */
   delivery?: DeliveryTimings | DeliveryDecider;
+  /** How account webhooks are delivered. */
+  webhooks?: FakeWebhookOptions;
+}
+
+/** `Webhook::ALLOWED_WEBHOOK_EVENTS` (app/models/webhook.rb). */
+export type WebhookEventName =
+  | 'conversation_status_changed'
+  | 'conversation_updated'
+  | 'conversation_created'
+  | 'contact_created'
+  | 'contact_updated'
+  | 'message_created'
+  | 'message_updated'
+  | 'webwidget_triggered'
+  | 'inbox_created'
+  | 'inbox_updated'
+  | 'conversation_typing_on'
+  | 'conversation_typing_off';
+
+export interface FakeWebhookOptions {
+  /** `WEBHOOK_TIMEOUT`: open and read timeout of each delivery. @default 5000 */
+  timeoutMs?: number;
+  /** Queue latency before each delivery (the Sidekiq `medium` queue). @default 0 */
+  delayMs?: number;
+  /**
+   * Chatwoot ≥ 4.14 without `SAFE_FETCH_ALLOW_PRIVATE_NETWORK`: deliveries to loopback/private addresses fail
+   * (`Hostname '127.0.0.1' has no public ip addresses`). @default false (tests use loopback receivers)
+   */
+  refusePrivateTargets?: boolean;
+}
+
+export interface FakeWebhookInit {
+  url: string;
+  /** Any strings: the model validates them like the API does (non-empty subset of the allowed events). @default the column default (8 events) */
+  subscriptions?: string[];
+  /** @default a generated 24-character token (`has_secure_token :secret`) */
+  secret?: string;
+  /** @default the main account */
+  accountId?: number;
+  name?: string;
+  /** Stored and shown, but never used to filter deliveries (as in Chatwoot). */
+  inboxId?: number;
+}
+
+export interface FakeWebhook {
+  id: number;
+  accountId: number;
+  url: string;
+  name: string | null;
+  subscriptions: string[];
+  secret: string;
+  inboxId: number | null;
+}
+
+export interface FakeWebhookDelivery {
+  webhookId: number;
+  url: string;
+  event: string;
+  /** `X-Chatwoot-Delivery` (a new UUID per webhook and event). */
+  deliveryId: string;
+  /**
+   * The HTTP status the receiver answered (non-2xx is a failure Chatwoot only logs), `pending` while in flight,
+   * `error` when no response came (refused, reset, timeout, SSRF refusal), `dropped` when webhooks were paused.
+   */
+  status: number | 'pending' | 'error' | 'dropped';
+  /** A 2xx answer. */
+  ok: boolean;
+  /** What Chatwoot would log: `500 Internal Server Error`, `Net::ReadTimeout`, … */
+  error: string | null;
+  /** When it was sent (or dropped), on the fake's clock (epoch ms). */
+  at: number;
+  /** `X-Chatwoot-Timestamp` (unix seconds). */
+  timestamp: number;
+  /** The headers as sent (`Content-Type`, `Accept`, `X-Chatwoot-*`, …). */
+  headers: Record<string, string>;
+  /** The exact bytes sent, as a string (the signature covers these). */
+  rawBody: string;
+  /** The parsed payload. */
+  body: Record<string, unknown>;
+}
+
+/** A request a test can send to the app's webhook endpoint: a replay, or a forgery. */
+export interface FakeWebhookRequest {
+  /** The webhook's URL when known. */
+  url: string | null;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface WebhookRequestOptions {
+  /** Sign with this secret instead of the webhook's. */
+  secret?: string;
+  /** `X-Chatwoot-Timestamp` in unix seconds. @default the original delivery's, or now */
+  timestamp?: number;
+  /** @default the original delivery's, or a new UUID */
+  deliveryId?: string;
 }
 
 export interface FakeAccount {

@@ -9,6 +9,7 @@ import type {
   MessageRecord,
   UserRecord,
 } from './store.ts';
+import type { WebhookRecord } from './webhooks.ts';
 
 /** The jbuilder views Chatwoot renders, as plain functions over store records. */
 export class Views {
@@ -292,6 +293,21 @@ export class Views {
       out['voice_enabled'] = false;
       out['inbound_calls_enabled'] = false;
     }
+    return out;
+  }
+
+  /** `api/v1/accounts/webhooks/_webhook.json.jbuilder`: `inbox` only when the stored inbox_id finds one. */
+  webhook(webhook: WebhookRecord): Record<string, unknown> {
+    const out: Record<string, unknown> = {
+      id: webhook.id,
+      name: webhook.name,
+      url: webhook.url,
+      account_id: webhook.accountId,
+      subscriptions: cloneJson(webhook.subscriptions),
+      secret: webhook.secret,
+    };
+    const inbox = webhook.inboxId === null ? undefined : this.store.inboxes.get(webhook.inboxId);
+    if (inbox) out['inbox'] = { id: inbox.id, name: inbox.name };
     return out;
   }
 
