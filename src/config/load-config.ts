@@ -29,6 +29,8 @@ export interface SlackConfig {
   readonly alertChannel: string | undefined;
   /** Preselected result channel of the global shortcut's form. */
   readonly defaultChannel: string | undefined;
+  /** Besides an @mention of the bot, this prefix sends a thread reply to the customer. */
+  readonly replyPrefix: string | undefined;
   readonly allowedUsers: readonly string[];
   readonly allowedChannels: readonly string[];
 }
@@ -229,6 +231,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): LoadConfi
     apiUrl: `${slackApiUrl}/`,
     alertChannel: undefined,
     defaultChannel: undefined,
+    replyPrefix: read('SLACK_REPLY_PREFIX'),
     allowedUsers: idList('SLACK_ALLOWED_USERS', /^[UW][A-Z0-9]{6,}$/, 'user'),
     allowedChannels: idList('SLACK_ALLOWED_CHANNELS', /^[CGD][A-Z0-9]{6,}$/, 'channel'),
   };

@@ -160,6 +160,12 @@ export const variables = [
       'Channel id (`C…`) preselected in the "Send WhatsApp message" form as where the result thread goes (people can pick another).',
   },
   {
+    name: 'SLACK_REPLY_PREFIX',
+    required: false,
+    meaning:
+      'A word that sends a reply typed in a send’s thread to the customer, like mentioning the bot does (e.g. `wa:`). Other replies stay internal to the team.',
+  },
+  {
     name: 'SLACK_ALLOWED_USERS',
     required: false,
     meaning: 'Comma-separated Slack user ids allowed to send (`U…,W…`). Empty: everyone in the workspace.',

@@ -23,6 +23,7 @@ import { registerRetry } from './retry-action.ts';
 import { registerSendModal } from './send-modal.ts';
 import { slackCallFrom } from './slack-call.ts';
 import { createSlackPoster, type SlackPoster, type SlackPosterOptions } from './slack-poster.ts';
+import { registerThreadReplies } from './thread-replies.ts';
 import { createThreadReporter, type ThreadEntry, type ThreadReporter } from './thread-reporter.ts';
 import { createWhatsAppCommand, FIND_SEND_ACTION_ID, type SlashCommand } from './whatsapp-command.ts';
 
@@ -272,6 +273,15 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
     isAdministrator: deps.templates.isAdministrator,
     releaseRetry: (alertTs, sendId) => alerter.release(alertTs, sendId),
     userNames,
+    logger,
+  });
+  registerThreadReplies(app, {
+    config,
+    bridge,
+    reporter,
+    poster,
+    botUserId: auth.userId,
+    forwarded: store.namespace<string>('slack-forwarded'),
     logger,
   });
   registerRetry(app, { config, bridge, reporter, alerter, logger, openForm: form.open });

@@ -91,6 +91,8 @@ export interface ThreadReporter {
   postCustomerMessage(message: CustomerMessage): Promise<boolean>;
   /** The latest thread of a conversation, if the bridge has one. */
   threadOf(conversationId: number): Promise<ConversationThread | undefined>;
+  /** The conversation a Slack thread reports on (any of its threads, not only the latest). */
+  conversationOfThread(channel: string, threadTs: string): Promise<number | undefined>;
   /** After a restart: brings every thread whose last post does not show its send's latest state up to date. */
   resume(): Promise<number>;
   /** Resolves when every thread shows what is known now (tests, shutdown). */
@@ -271,6 +273,11 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
     const conversationId = record.conversation?.id;
     if (conversationId === undefined || entry.rootTs === undefined) return;
     const key = String(conversationId);
+    // The other way round too: a reply typed in this thread belongs to this conversation.
+    const reverse = `thread:${entry.channel}:${entry.rootTs}`;
+    if ((await options.conversations.get(reverse)) !== conversationId) {
+      await options.conversations.set(reverse, conversationId, THREAD_TTL_MS);
+    }
     const current = conversationThreadSchema.safeParse(await options.conversations.get(key));
     if (current.success && (current.data.rootTs === entry.rootTs || current.data.at > entry.createdAt)) return;
     await options.conversations.set(
@@ -341,6 +348,10 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
         prefix,
       }),
     get: async (sendId) => entries.get(sendId) ?? (await load(sendId)),
+    conversationOfThread: async (channel, threadTs) => {
+      const value = await options.conversations.get(`thread:${channel}:${threadTs}`);
+      return typeof value === 'number' ? value : undefined;
+    },
     threadOf: async (conversationId) => {
       const parsed = conversationThreadSchema.safeParse(await options.conversations.get(String(conversationId)));
       return parsed.success ? parsed.data : undefined;

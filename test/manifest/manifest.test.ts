@@ -30,7 +30,7 @@ interface Manifest {
   };
   oauth_config?: { scopes?: Record<string, string[]> };
   settings?: {
-    event_subscriptions?: unknown;
+    event_subscriptions?: { bot_events?: string[]; request_url?: string };
     interactivity?: { is_enabled: boolean; request_url?: string; message_menu_options_url?: string };
     socket_mode_enabled?: boolean;
     org_deploy_enabled?: boolean;
@@ -105,6 +105,7 @@ const httpManifest = variant((copy) => {
   if (copy.settings?.interactivity === undefined) throw new Error('manifest.yml has no settings.interactivity');
   copy.settings.socket_mode_enabled = false;
   copy.settings.interactivity.request_url = HTTP_URL;
+  if (copy.settings.event_subscriptions !== undefined) copy.settings.event_subscriptions.request_url = HTTP_URL;
   for (const command of copy.features?.slash_commands ?? []) command.url = HTTP_URL;
 });
 
@@ -213,7 +214,16 @@ describe('manifest.yml', () => {
   test('asks for exactly the bot scopes the bridge uses, and no user scopes', () => {
     const scopes = manifest.oauth_config?.scopes ?? {};
     expect(Object.keys(scopes)).toEqual(['bot']);
-    expect([...(scopes['bot'] ?? [])].sort()).toEqual(['chat:write', 'chat:write.public', 'commands', 'users:read']);
+    expect([...(scopes['bot'] ?? [])].sort()).toEqual([
+      'channels:history',
+      'chat:write',
+      'chat:write.public',
+      'commands',
+      'groups:history',
+      'im:history',
+      'reactions:write',
+      'users:read',
+    ]);
   });
 
   test('has the two shortcuts the app handles, with the callback ids it registers', () => {
@@ -223,8 +233,10 @@ describe('manifest.yml', () => {
     ]);
   });
 
-  test('has no event subscriptions yet (thread messages arrive with their own scopes)', () => {
-    expect(manifest.settings).not.toHaveProperty('event_subscriptions');
+  test('subscribes to exactly the message events thread replies need (each with its history scope)', () => {
+    expect(manifest.settings?.event_subscriptions).toEqual({
+      bot_events: ['message.channels', 'message.groups', 'message.im'],
+    });
   });
 });
 

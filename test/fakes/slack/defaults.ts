@@ -13,5 +13,14 @@ export const SLACK_DEFAULTS = {
   user: { id: 'U0USER0001', name: 'jane', realName: 'Jane Doe' },
   /** Seeded into every fake: a public channel the bot is a member of. */
   channel: { id: 'C0CHAN0001', name: 'general' },
-  scopes: ['commands', 'chat:write', 'chat:write.public', 'users:read'],
+  scopes: [
+    'commands',
+    'chat:write',
+    'chat:write.public',
+    'users:read',
+    'channels:history',
+    'groups:history',
+    'im:history',
+    'reactions:write',
+  ],
 } as const;

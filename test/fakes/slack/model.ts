@@ -18,6 +18,8 @@ export interface SlackMessage {
   replyBroadcast?: boolean;
   /** Each `chat.update` applied to the message, oldest first (the content it set). */
   edits: SlackEdit[];
+  /** Reaction names the bot added (`reactions.add`). */
+  reactions?: string[];
 }
 
 export interface SlackEphemeral {
@@ -171,6 +173,7 @@ export class SlackModel {
       'chat.update': { token: 'bot', scope: 'chat:write', run: (a) => this.update(a) },
       'chat.postEphemeral': { token: 'bot', scope: 'chat:write', run: (a) => this.postEphemeral(a) },
       'users.info': { token: 'bot', scope: 'users:read', run: (a) => ({ user: this.userJson(str(a['user'])) }) },
+      'reactions.add': { token: 'bot', scope: 'reactions:write', run: (a) => this.addReaction(a) },
       'views.open': { token: 'bot', run: (a) => this.openView('views.open', a) },
       'views.push': { token: 'bot', run: (a) => this.openView('views.push', a) },
       'views.update': { token: 'bot', run: (a) => this.updateView(a) },
@@ -350,6 +353,19 @@ export class SlackModel {
     message.ts = this.nextTs();
     this.messages.push(message);
     return { channel: channel.id, ts: message.ts, message: this.messageJson(message) };
+  }
+
+  /** `reactions.add`: errors as Slack's (message_not_found, already_reacted, invalid_name). */
+  private addReaction(args: Args): Record<string, unknown> {
+    const channel = this.resolveChannel(str(args['channel']));
+    const ts = str(args['timestamp']);
+    const name = str(args['name']);
+    if (!/^[a-z0-9_+'-]+$/.test(name)) fail('invalid_name');
+    const message = this.messages.find((m) => m.channel === channel.id && m.ts === ts) ?? fail('message_not_found');
+    message.reactions ??= [];
+    if (message.reactions.includes(name)) fail('already_reacted');
+    message.reactions.push(name);
+    return {};
   }
 
   private update(args: Args): Record<string, unknown> {
