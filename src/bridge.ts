@@ -10,6 +10,7 @@ import {
   type ConversationResolver,
   createConversationResolver,
 } from './conversations/resolve-conversation.ts';
+import { checkMedia } from './delivery/media.ts';
 import { createOutbox, type Outbox, type OutboxStats } from './delivery/outbox.ts';
 import { createPacer } from './delivery/pacer.ts';
 import { MAX_PARTS, prepareContent } from './delivery/prepare-content.ts';
@@ -22,7 +23,7 @@ import {
   sendingDone,
 } from './delivery/send-record.ts';
 import { createSendRepository, type SendListener, type SendRepository } from './delivery/send-repository.ts';
-import type { SendRetryPolicy } from './delivery/send-steps.ts';
+import type { FileSource, SendRetryPolicy } from './delivery/send-steps.ts';
 import { createStatusTracker, type StatusTracker } from './delivery/status-tracker.ts';
 import type { Clock } from './shared/clock.ts';
 import type { Logger } from './shared/logger.ts';
@@ -51,8 +52,8 @@ export interface SubmitResult {
 /** The request itself is unusable (empty or far too long text); nothing was stored. */
 export class SubmitError extends Error {
   override readonly name = 'SubmitError';
-  readonly code: 'text_empty' | 'text_too_long';
-  constructor(code: 'text_empty' | 'text_too_long', message: string) {
+  readonly code: 'text_empty' | 'text_too_long' | 'media_refused';
+  constructor(code: 'text_empty' | 'text_too_long' | 'media_refused', message: string) {
     super(message);
     this.code = code;
   }
@@ -75,6 +76,8 @@ export interface BridgeDeps {
   readonly fetch?: typeof fetch;
   readonly random?: () => number;
   readonly tuning?: BridgeTuning;
+  /** Where files to send are fetched from (the Slack app's download with the bot token). */
+  readonly files?: FileSource;
 }
 
 export interface BridgeStats {
@@ -174,6 +177,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
     ...(tuning.sendRetry === undefined ? {} : { retry: tuning.sendRetry }),
     ...(tuning.windowMarginMs === undefined ? {} : { windowMarginMs: tuning.windowMarginMs }),
     ...(deps.random === undefined ? {} : { random: deps.random }),
+    ...(deps.files === undefined ? {} : { files: deps.files }),
   });
 
   let lastSeq = 0;
@@ -183,6 +187,11 @@ export function createBridge(deps: BridgeDeps): Bridge {
   };
 
   const validate = (content: SendContent): void => {
+    if (content.kind === 'file') {
+      const media = checkMedia(content);
+      if (!media.ok) throw new SubmitError('media_refused', `${media.message} ${media.advice}`);
+      return;
+    }
     if (content.kind !== 'text' && content.kind !== 'note') return;
     // The channel (and with it the limit) is known only once resolved; refuse now what no channel could take.
     const prepared = prepareContent(content, 'whatsapp');

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import ky, { type KyInstance } from 'ky';
 import { z } from 'zod';
 import type { Clock } from '../shared/clock.ts';
@@ -64,6 +65,15 @@ export interface NewMessage {
   readonly contentAttributes?: Readonly<Record<string, unknown>>;
   /** An approved WhatsApp template: `{ name, language, category, processed_params }`; `content` is its rendered text. */
   readonly templateParams?: Readonly<Record<string, unknown>>;
+  /** One file (WhatsApp takes one per message, `content` as its caption), streamed into `attachments[]`. */
+  readonly attachment?: NewAttachment;
+}
+
+export interface NewAttachment {
+  readonly fileName: string;
+  readonly mimeType: string;
+  /** Opens the file's bytes; called once per attempt, so nothing is held in memory. */
+  readonly open: (signal?: AbortSignal) => Promise<ReadableStream<Uint8Array>>;
 }
 
 export interface NewContact {
@@ -121,6 +131,8 @@ interface RequestSpec<S extends z.ZodType> {
   readonly path: string;
   readonly searchParams?: Readonly<Record<string, string | number>>;
   readonly json?: unknown;
+  /** A multipart body, built per attempt (its file is streamed). */
+  readonly multipart?: (signal?: AbortSignal) => Promise<{ body: ReadableStream<Uint8Array>; contentType: string }>;
   readonly schema: S;
   readonly subject?: string;
   readonly contactSearch?: boolean;
@@ -207,12 +219,16 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
     const isWrite = spec.method !== 'GET';
     let response: Response;
     try {
+      const multipart = spec.multipart === undefined ? undefined : await spec.multipart(signal);
       response = await http(spec.path, {
         method: spec.method,
         ...(spec.searchParams === undefined ? {} : { searchParams: toSearchParams(spec.searchParams) }),
         ...(spec.json === undefined ? {} : { json: spec.json }),
+        ...(multipart === undefined
+          ? {}
+          : { body: multipart.body, headers: { 'content-type': multipart.contentType }, duplex: 'half' }),
         ...(signal === undefined ? {} : { signal }),
-      });
+      } as Parameters<KyInstance>[1]);
     } catch (thrown) {
       throw fromTransportError(thrown, isWrite, options.timeoutMs, details());
     }
@@ -290,23 +306,28 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
           callOptions,
         )
       ).payload,
-    createMessage: (conversationId, message, callOptions) =>
-      call(
+    createMessage: (conversationId, message, callOptions) => {
+      const attachment = message.attachment;
+      const fields = {
+        content: message.content,
+        message_type: 'outgoing',
+        private: message.private ?? false,
+        ...(message.contentAttributes === undefined ? {} : { content_attributes: message.contentAttributes }),
+        ...(message.templateParams === undefined ? {} : { template_params: message.templateParams }),
+      };
+      return call(
         {
           method: 'POST',
           path: `${account}/conversations/${conversationId}/messages`,
-          json: {
-            content: message.content,
-            message_type: 'outgoing',
-            private: message.private ?? false,
-            ...(message.contentAttributes === undefined ? {} : { content_attributes: message.contentAttributes }),
-            ...(message.templateParams === undefined ? {} : { template_params: message.templateParams }),
-          },
+          ...(attachment === undefined
+            ? { json: fields }
+            : { multipart: (signal?: AbortSignal) => multipartBody(fields, attachment, signal) }),
           schema: messageSchema,
           subject: `conversation ${conversationId}`,
         },
         callOptions,
-      ),
+      );
+    },
     listMessages: async (conversationId, range, callOptions) => {
       const searchParams: Record<string, number> = {};
       if (range.after !== undefined) searchParams['after'] = range.after;
@@ -387,6 +408,52 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
       );
     },
   };
+}
+
+/**
+ * `multipart/form-data` as Rails reads it: the message's fields (nested values as JSON strings, which Chatwoot's
+ * MessageBuilder parses) and the file as `attachments[]`, whose bytes are piped through as they arrive.
+ */
+async function multipartBody(
+  fields: Readonly<Record<string, unknown>>,
+  attachment: NewAttachment,
+  signal: AbortSignal | undefined,
+): Promise<{ body: ReadableStream<Uint8Array>; contentType: string }> {
+  const boundary = `----slack-whatsapp-bridge-${randomUUID()}`;
+  const encoder = new TextEncoder();
+  const quote = (value: string) => value.replace(/["\r\n]/g, (ch) => encodeURIComponent(ch));
+  let head = '';
+  for (const [name, value] of Object.entries(fields)) {
+    const text = typeof value === 'string' ? value : typeof value === 'boolean' ? String(value) : JSON.stringify(value);
+    head += `--${boundary}\r\ncontent-disposition: form-data; name="${quote(name)}"\r\n\r\n${text}\r\n`;
+  }
+  head += `--${boundary}\r\ncontent-disposition: form-data; name="attachments[]"; filename="${quote(attachment.fileName)}"\r\ncontent-type: ${attachment.mimeType}\r\n\r\n`;
+  const file = await attachment.open(signal);
+  const reader = file.getReader();
+  let stage: 'head' | 'file' | 'done' = 'head';
+  const body = new ReadableStream<Uint8Array>({
+    pull: async (controller) => {
+      if (stage === 'head') {
+        controller.enqueue(encoder.encode(head));
+        stage = 'file';
+        return;
+      }
+      if (stage === 'file') {
+        const { done, value } = await reader.read();
+        if (!done) {
+          controller.enqueue(value);
+          return;
+        }
+        controller.enqueue(encoder.encode(`\r\n--${boundary}--\r\n`));
+        stage = 'done';
+        controller.close();
+      }
+    },
+    cancel: async (reason) => {
+      await reader.cancel(reason);
+    },
+  });
+  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
 function parseBody(text: string, contentType: string | null): unknown {

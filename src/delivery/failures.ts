@@ -1,5 +1,6 @@
 import { ChatwootError, ChatwootRejectedError } from '../chatwoot/errors.ts';
 import { ResolveError } from '../conversations/resolve-error.ts';
+import { FileFetchError } from './file-fetch-error.ts';
 import type { Failure } from './send-record.ts';
 
 type FailureText = Pick<Failure, 'code' | 'message' | 'advice' | 'retryable'>;
@@ -13,6 +14,9 @@ export const WINDOW_CLOSED: FailureText = {
 
 /** What a person should know when Chatwoot refused or could not be reached for good. */
 export function failureFromError(error: unknown, at: number): Failure {
+  if (error instanceof FileFetchError) {
+    return { code: 'file_unavailable', message: error.message, advice: error.advice, retryable: error.retryable, at };
+  }
   if (error instanceof ResolveError) {
     return { code: error.code, message: error.summary, advice: error.advice, retryable: false, at };
   }

@@ -1,5 +1,6 @@
 import { prepareText } from '../compose/prepare-text.ts';
 import { TEXT_LIMIT, type WhatsAppChannel } from '../conversations/inbox-directory.ts';
+import { checkMedia } from './media.ts';
 import type { Failure, SendContent } from './send-record.ts';
 
 /** Long text is split into at most this many messages; longer text is refused rather than truncated. */
@@ -11,6 +12,9 @@ export type PreparedContent =
 
 /** Turns a send's content into the messages to post, for the conversation's channel. */
 export type PrepareContent = (content: SendContent, channel: WhatsAppChannel) => PreparedContent;
+
+/** WhatsApp's limit on a media caption. */
+export const CAPTION_LIMIT = 1024;
 
 /** Chatwoot's limit on a message's content; a private note is one message of up to this many characters. */
 export const NOTE_LIMIT = 150_000;
@@ -41,16 +45,34 @@ export const prepareContent: PrepareContent = (content, channel) => {
     const rendered = content.rendered.trim() === '' ? `[template ${content.name}]` : content.rendered;
     return { ok: true, parts: [{ content: rendered, length: rendered.length }] };
   }
-  if (content.kind !== 'text') {
-    return {
-      ok: false,
-      failure: {
-        code: 'unsupported_content',
-        message: `Sending a ${content.kind} is not supported by this version of the bridge.`,
-        advice: 'Send text instead, or update the bridge.',
-        retryable: false,
-      },
-    };
+  if (content.kind === 'file') {
+    const media = checkMedia(content, channel);
+    if (!media.ok) {
+      return {
+        ok: false,
+        failure: { code: 'media_refused', message: media.message, advice: media.advice, retryable: false },
+      };
+    }
+    const caption = content.caption ?? '';
+    if (caption.trim() === '') return { ok: true, parts: [{ content: '', length: 0 }] };
+    const names = content.names ?? {};
+    const prepared = prepareText(caption, {
+      maxLength: CAPTION_LIMIT,
+      maxParts: 1,
+      names: { user: (id) => names[id], channel: (id) => names[id], usergroup: (id) => names[id] },
+    });
+    if (!prepared.ok) {
+      return {
+        ok: false,
+        failure: {
+          code: 'text_too_long',
+          message: `A file's caption can be at most ${CAPTION_LIMIT} characters on WhatsApp.`,
+          advice: 'Shorten the text, or send it as its own message.',
+          retryable: false,
+        },
+      };
+    }
+    return { ok: true, parts: prepared.parts.map((part) => ({ content: part.content, length: part.length })) };
   }
   const names = content.names ?? {};
   const prepared = prepareText(content.text, {

@@ -71,9 +71,11 @@ export const sendContentSchema = z.discriminatedUnion('kind', [
     fileName: z.string(),
     mimeType: z.string(),
     size: z.number(),
-    /** Where the file can be fetched from when it is sent (e.g. a Slack file id). */
+    /** Where the file can be fetched from when it is sent (a Slack file's private download URL). */
     source: z.string(),
+    /** Slack mrkdwn, sent as the file's caption. */
     caption: z.string().optional(),
+    names: z.record(z.string(), z.string()).optional(),
   }),
 ]);
 export type SendContent = z.infer<typeof sendContentSchema>;

@@ -8,6 +8,7 @@ import { ResolveError } from '../conversations/resolve-error.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import { failureFromError, WINDOW_CLOSED, waitingReason } from './failures.ts';
+import { FileFetchError } from './file-fetch-error.ts';
 import type { Pacer } from './pacer.ts';
 import type { PrepareContent } from './prepare-content.ts';
 import { findMarkedMessage, markerFor } from './reconcile.ts';
@@ -71,7 +72,12 @@ export interface SendStepsOptions {
   /** Refuse free text when the 24-hour window closes within this margin: Chatwoot sends asynchronously. */
   readonly windowMarginMs?: number;
   readonly random?: () => number;
+  /** Opens a file to send (a Slack file's bytes, fetched with the bot token and streamed through). */
+  readonly files?: FileSource;
 }
+
+/** Opens the bytes of a file to send, from where `source` says (never held whole in memory). */
+export type FileSource = (source: string, signal?: AbortSignal) => Promise<ReadableStream<Uint8Array>>;
 
 export interface SendSteps {
   /**
@@ -87,6 +93,16 @@ export function createSendSteps(options: SendStepsOptions): SendSteps {
   const policy: SendRetryPolicy = { ...DEFAULT_SEND_RETRY, ...options.retry };
   const windowMarginMs = options.windowMarginMs ?? 15_000;
   const random = options.random ?? Math.random;
+
+  const attachmentOf = (content: Extract<SendContent, { kind: 'file' }>) => ({
+    fileName: content.fileName,
+    mimeType: content.mimeType,
+    open: (signal?: AbortSignal) => {
+      const files = options.files;
+      if (files === undefined) throw new Error('no file source is configured to fetch files from');
+      return files(content.source, signal);
+    },
+  });
 
   const advance = async (initial: SendRecord): Promise<StepOutcome> => {
     let record = initial;
@@ -154,7 +170,7 @@ export function createSendSteps(options: SendStepsOptions): SendSteps {
     const readyAt = note ? 0 : pacer.nextAt(recipient);
     if (readyAt > clock.now()) return { kind: 'later', at: readyAt };
 
-    if (record.content.kind === 'text') {
+    if (record.content.kind === 'text' || record.content.kind === 'file') {
       // A send can wait in the queue past the window's end: check again as it leaves (free when still valid).
       const window = await resolver.currentWindow(conversation.id, SEND, windowMarginMs);
       if (!window.open) {
@@ -201,6 +217,7 @@ export function createSendSteps(options: SendStepsOptions): SendSteps {
           contentAttributes: markerFor(record.id, part.index),
           ...(note ? { private: true } : {}),
           ...(record.content.kind === 'template' ? { templateParams: templateParamsOf(record.content) } : {}),
+          ...(record.content.kind === 'file' ? { attachment: attachmentOf(record.content) } : {}),
         },
         SEND,
       );
@@ -278,7 +295,10 @@ export function createSendSteps(options: SendStepsOptions): SendSteps {
     partIndex: number | undefined,
   ): Promise<StepOutcome> => {
     const now = clock.now();
-    const retryable = error instanceof ChatwootError ? error.retryable : !(error instanceof ResolveError);
+    const retryable =
+      error instanceof ChatwootError || error instanceof FileFetchError
+        ? error.retryable
+        : !(error instanceof ResolveError);
     if (!retryable) {
       await fail(record, failureFromError(error, now), partIndex);
       return { kind: 'done' };

@@ -2,6 +2,7 @@ import type { App } from '@slack/bolt';
 import type Keyv from 'keyv';
 import { type Bridge, SubmitError } from '../bridge.ts';
 import type { Config } from '../config/load-config.ts';
+import { checkMedia } from '../delivery/media.ts';
 import type { SendContent } from '../delivery/send-record.ts';
 import type { Logger } from '../shared/logger.ts';
 import { checkPermission, ENTRY_POINTS } from './entry-points.ts';
@@ -66,6 +67,14 @@ interface MessageEventShape {
     readonly bot_id?: string;
     readonly user?: string;
   };
+  readonly files?: ReadonlyArray<{
+    readonly id?: string;
+    readonly name?: string;
+    readonly mimetype?: string;
+    readonly size?: number;
+    readonly url_private_download?: string;
+    readonly url_private?: string;
+  }>;
   readonly previous_message?: { readonly ts?: string; readonly thread_ts?: string };
 }
 
@@ -116,33 +125,69 @@ export function registerThreadReplies(app: App, deps: ThreadRepliesDeps): void {
         .catch((error: unknown) => logger.warn({ err: error }, 'could not tell a user they may not send'));
       return;
     }
-    const content: SendContent = { kind: intent.kind, text: intent.text };
-    let record: Awaited<ReturnType<Bridge['submit']>>['record'];
-    try {
-      const submitted = await bridge.submit({
-        idempotencyKey: ENTRY_POINTS.threadReply.key({ channel: message.channel, ts: message.ts }),
-        reference: { kind: 'id', conversationId, looksLikePhone: false },
-        content,
-        requestedBy: { via: ENTRY_POINTS.threadReply.via, userId, channelId: message.channel },
-      });
-      if (submitted.duplicate) return;
-      record = submitted.record;
-    } catch (error) {
+    // One message per file (WhatsApp takes one attachment each), the text as the first one's caption; all are
+    // checked before anything is sent.
+    const files = intent.kind === 'text' ? (message.files ?? []) : [];
+    const contents: SendContent[] = [];
+    const refused: string[] = [];
+    for (const [index, file] of files.entries()) {
+      const source = file.url_private_download ?? file.url_private;
+      const candidate: SendContent = {
+        kind: 'file',
+        fileName: file.name ?? 'file',
+        mimeType: file.mimetype ?? 'application/octet-stream',
+        size: file.size ?? 0,
+        source: source ?? '',
+        ...(index === 0 && intent.text.trim() !== '' ? { caption: intent.text } : {}),
+      };
+      const media = source === undefined ? undefined : checkMedia(candidate);
+      if (media === undefined || !media.ok)
+        refused.push(media?.ok === false ? media.message : `${file.name ?? 'A file'} cannot be downloaded.`);
+      contents.push(candidate);
+    }
+    if (refused.length > 0) {
       await sayInThread(
         message.channel,
         threadTs,
-        `:x: <@${userId}>, ${error instanceof SubmitError ? error.message : 'your reply could not be stored, so nothing was sent. Try again.'}`,
+        `:x: <@${userId}>, nothing was sent: ${refused.join(' ')} WhatsApp takes JPEG/PNG images up to 5 MB, MP4 videos and MP3/AAC/OGG/AMR audio up to 16 MB, and PDF, Office or text documents up to 100 MB.`,
       );
       return;
     }
-    await forwarded.set(`${message.channel}:${message.ts}`, record.id, FORWARDED_TTL_MS);
-    await client.reactions
-      .add({ channel: message.channel, timestamp: message.ts, name: FORWARDED_REACTION })
-      .catch((error: unknown) => logger.debug({ err: error }, 'could not add the confirmation reaction'));
-    await reporter.openUnder(
-      record,
-      { channel: message.channel, threadTs, userId },
-      intent.kind === 'note' ? `<@${userId}>: ` : `<@${userId}> → WhatsApp: `,
-    );
+    if (contents.length === 0) contents.push({ kind: intent.kind, text: intent.text });
+
+    const key = ENTRY_POINTS.threadReply.key({ channel: message.channel, ts: message.ts });
+    let reacted = false;
+    for (const [index, content] of contents.entries()) {
+      let record: Awaited<ReturnType<Bridge['submit']>>['record'];
+      try {
+        const submitted = await bridge.submit({
+          idempotencyKey: index === 0 ? key : `${key}:file:${index}`,
+          reference: { kind: 'id', conversationId, looksLikePhone: false },
+          content,
+          requestedBy: { via: ENTRY_POINTS.threadReply.via, userId, channelId: message.channel },
+        });
+        if (submitted.duplicate) continue;
+        record = submitted.record;
+      } catch (error) {
+        await sayInThread(
+          message.channel,
+          threadTs,
+          `:x: <@${userId}>, ${error instanceof SubmitError ? error.message : 'your reply could not be stored, so nothing was sent. Try again.'}`,
+        );
+        return;
+      }
+      if (index === 0) await forwarded.set(`${message.channel}:${message.ts}`, record.id, FORWARDED_TTL_MS);
+      if (!reacted) {
+        reacted = true;
+        await client.reactions
+          .add({ channel: message.channel, timestamp: message.ts, name: FORWARDED_REACTION })
+          .catch((error: unknown) => logger.debug({ err: error }, 'could not add the confirmation reaction'));
+      }
+      await reporter.openUnder(
+        record,
+        { channel: message.channel, threadTs, userId },
+        intent.kind === 'note' ? `<@${userId}>: ` : `<@${userId}> → WhatsApp: `,
+      );
+    }
   });
 }

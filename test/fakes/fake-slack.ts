@@ -69,6 +69,17 @@ export interface SlackResponseUrlPost {
   at: number;
 }
 
+export interface SlackFileObject {
+  id: string;
+  name: string;
+  title: string;
+  mimetype: string;
+  filetype: string;
+  size: number;
+  url_private: string;
+  url_private_download: string;
+}
+
 export interface FakeSlack {
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
@@ -108,6 +119,13 @@ export interface FakeSlack {
 
   /** A response_url on the fake: 5 uses within 30 minutes, then 404 `used_url` / `expired_url`. */
   responseUrl(name?: string): string;
+  /**
+   * A file someone uploaded: the object Slack puts in `files[]` of a message event. Its `url_private_download` serves
+   * the bytes only with the bot token (and `files:read`); without them Slack answers its HTML sign-in page.
+   */
+  addFile(init: { name: string; mimetype: string; bytes: Uint8Array; filetype?: string }): SlackFileObject;
+  /** Downloads of files, in order (to check a file was streamed once, with the token). */
+  fileDownloads(): Array<{ id: string; authorized: boolean }>;
   responses(id?: string): SlackResponseUrlPost[];
 
   /** Polls until `predicate` returns a truthy value (a throw counts as not yet); rejects listing recent calls. */
@@ -138,6 +156,7 @@ class FakeSlackServer implements FakeSlack {
   readonly appId: string;
   readonly socket: SocketModeServer;
   private readonly model: SlackModel;
+  private readonly scopes: string[];
   private readonly now: () => number;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -158,6 +177,7 @@ class FakeSlackServer implements FakeSlack {
     this.botUserId = options.botUserId ?? SLACK_DEFAULTS.botUserId;
     this.botId = options.botId ?? SLACK_DEFAULTS.botId;
     this.appId = options.appId ?? SLACK_DEFAULTS.appId;
+    this.scopes = options.scopes ?? [...SLACK_DEFAULTS.scopes];
     this.model = new SlackModel({
       botToken: this.botToken,
       appToken: this.appToken,
@@ -166,7 +186,7 @@ class FakeSlackServer implements FakeSlack {
       botUserId: this.botUserId,
       botId: this.botId,
       appId: this.appId,
-      scopes: options.scopes ?? [...SLACK_DEFAULTS.scopes],
+      scopes: this.scopes,
       postRate: options.postRate ?? { perSecond: 1, burst: 3 },
       updateRate: options.updateRate ?? { perMinute: 50, burst: 50 },
       now: this.now,
@@ -271,6 +291,30 @@ class FakeSlackServer implements FakeSlack {
     return `${this.url}/respond/${id}`;
   }
 
+  private readonly files = new Map<string, { object: SlackFileObject; bytes: Uint8Array }>();
+  private readonly downloads: Array<{ id: string; authorized: boolean }> = [];
+
+  addFile(init: { name: string; mimetype: string; bytes: Uint8Array; filetype?: string }): SlackFileObject {
+    const id = `F${String(1_000_000 + this.files.size + 1)}TEST`;
+    const url = `${this.url}/files-pri/${this.teamId}-${id}/download/${encodeURIComponent(init.name)}`;
+    const object: SlackFileObject = {
+      id,
+      name: init.name,
+      title: init.name,
+      mimetype: init.mimetype,
+      filetype: init.filetype ?? init.name.split('.').at(-1) ?? 'binary',
+      size: init.bytes.byteLength,
+      url_private: url,
+      url_private_download: url,
+    };
+    this.files.set(id, { object, bytes: init.bytes });
+    return structuredClone(object);
+  }
+
+  fileDownloads(): Array<{ id: string; authorized: boolean }> {
+    return structuredClone(this.downloads);
+  }
+
   responses(id?: string): SlackResponseUrlPost[] {
     return structuredClone(id === undefined ? this.posts : this.posts.filter((p) => p.id === id));
   }
@@ -345,6 +389,20 @@ class FakeSlackServer implements FakeSlack {
     if (url.pathname.startsWith('/api/')) {
       const result = await this.onApi(decodeURIComponent(url.pathname.slice(5)), req, raw, url.searchParams);
       return send(res, result.status, 'application/json; charset=utf-8', JSON.stringify(result.body), result.headers);
+    }
+    const file = /^\/files-pri\/[^/]+-(F[^/]+)\/download\//.exec(url.pathname);
+    if (file !== null && req.method === 'GET') {
+      const stored = this.files.get(file[1] ?? '');
+      const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      const authorized = bearer === this.botToken && this.scopes.includes('files:read');
+      this.downloads.push({ id: file[1] ?? '', authorized });
+      if (stored === undefined) return send(res, 404, 'text/plain', 'Not Found');
+      // Slack answers an unauthorised download with its sign-in page, status 200.
+      if (!authorized)
+        return send(res, 200, 'text/html; charset=utf-8', '<!DOCTYPE html><html><body>Sign in to Slack</body></html>');
+      res.writeHead(200, { 'content-type': stored.object.mimetype, 'content-length': String(stored.bytes.byteLength) });
+      res.end(Buffer.from(stored.bytes));
+      return;
     }
     if (url.pathname.startsWith('/respond/') && req.method === 'POST') {
       const [status, text] = await this.onResponseUrl(url.pathname.slice(9), req.headers['content-type'], raw);

@@ -219,6 +219,7 @@ describe('manifest.yml', () => {
       'chat:write',
       'chat:write.public',
       'commands',
+      'files:read',
       'groups:history',
       'im:history',
       'reactions:write',

@@ -206,3 +206,64 @@ describe('replies in a thread', () => {
     expect(outgoing(h, conversationId)).toHaveLength(1);
   });
 });
+
+describe('files posted in a send’s thread', () => {
+  const pdf = new Uint8Array(Buffer.from('%PDF-1.4\n% invoice 4411\n'.repeat(200)));
+
+  test('go to the customer as an attachment, the text as caption, streamed from Slack with the bot token', async () => {
+    const h = await start();
+    const { conversationId } = h.customer();
+    const rootTs = await threadWithSend(h, conversationId);
+    const file = h.slack.addFile({ name: 'invoice-4411.pdf', mimetype: 'application/pdf', bytes: pdf });
+    await reply(h, rootTs, `<@${BOT}> Here is your invoice`, { subtype: 'file_share', files: [file] });
+    const sent = await eventually(
+      () => outgoing(h, conversationId).find((message) => message.attachments.length > 0),
+      'the attachment in Chatwoot',
+    );
+    expect(sent.content).toBe('Here is your invoice');
+    expect(sent.attachments).toEqual([
+      expect.objectContaining({
+        filename: 'invoice-4411.pdf',
+        contentType: 'application/pdf',
+        size: pdf.byteLength,
+      }),
+    ]);
+    expect(h.slack.fileDownloads()).toEqual([{ id: file.id, authorized: true }]);
+  });
+
+  test('a file WhatsApp would refuse is refused at once, with the reason, and nothing is sent', async () => {
+    const h = await start();
+    const { conversationId } = h.customer();
+    const rootTs = await threadWithSend(h, conversationId);
+    const big = h.slack.addFile({ name: 'photo.png', mimetype: 'image/png', bytes: new Uint8Array(6 * 1024 * 1024) });
+    const gif = h.slack.addFile({ name: 'party.gif', mimetype: 'image/gif', bytes: new Uint8Array(10) });
+    await reply(h, rootTs, `<@${BOT}> look`, { subtype: 'file_share', files: [big, gif] });
+    const refusal = await eventually(
+      () => h.slack.thread(CHANNEL, rootTs).find((message) => message.text.includes('nothing was sent')),
+      'the refusal',
+    );
+    expect(refusal.text).toMatch(/photo\.png is 6\.0 MB; WhatsApp takes image files up to 5\.0 MB/);
+    expect(refusal.text).toMatch(/does not take party\.gif/);
+    expect(outgoing(h, conversationId)).toHaveLength(1);
+    expect(h.slack.fileDownloads()).toEqual([]);
+  });
+
+  test('without files:read Slack will not hand the file over: the thread says what to fix', async () => {
+    const h = await start({
+      slack: { scopes: [...SLACK_DEFAULTS.scopes].filter((scope) => scope !== 'files:read') },
+    });
+    const { conversationId } = h.customer();
+    const rootTs = await threadWithSend(h, conversationId);
+    const file = h.slack.addFile({ name: 'invoice.pdf', mimetype: 'application/pdf', bytes: pdf });
+    await reply(h, rootTs, `<@${BOT}> invoice`, { subtype: 'file_share', files: [file] });
+    const failed = await eventually(
+      () =>
+        h.slack
+          .thread(CHANNEL, rootTs)
+          .find((message) => /Failed/.test(message.text) && /files:read/.test(message.text)),
+      'the failure',
+    );
+    expect(failed.text).toMatch(/reinstall the Slack app/);
+    expect(outgoing(h, conversationId)).toHaveLength(1);
+  });
+});

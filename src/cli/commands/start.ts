@@ -5,6 +5,7 @@ import type { Config } from '../../config/load-config.ts';
 import { startHealthServer } from '../../http/health-server.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { createSlackApp, type SlackApp, SlackStartError } from '../../slack/slack-app.ts';
+import { slackFileSource } from '../../slack/slack-files.ts';
 import { openStore, StoreOpenError } from '../../store/open-store.ts';
 import { acquireProcessLease, LeaseHeldError } from '../../store/process-lease.ts';
 import { openTemplates } from '../../templates/templates-service.ts';
@@ -49,6 +50,7 @@ export async function startCommand(config: Config, io: CliIo, logger: Logger): P
     logger,
     ...(io.fetch === undefined ? {} : { fetch: io.fetch }),
     ...(io.tuning?.bridge === undefined ? {} : { tuning: io.tuning.bridge }),
+    files: slackFileSource({ botToken: config.slack.botToken ?? '' }),
   });
   let leaseLost = false;
   const lost = new Promise<string>((resolveLost) => {

@@ -22,5 +22,6 @@ export const SLACK_DEFAULTS = {
     'groups:history',
     'im:history',
     'reactions:write',
+    'files:read',
   ],
 } as const;
