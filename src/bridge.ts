@@ -110,6 +110,8 @@ export interface Bridge {
   observeMessage(message: Message): Promise<SendRecord | undefined>;
   /** A verified webhook arrived: re-reads become a slower safety net. */
   noteWebhook(): void;
+  /** Webhooks arrived lately (polling may slow down). */
+  webhooksHealthy(): boolean;
 }
 
 /** After a restart, sends that changed within this long are watched again until read (the tracker's horizon). */
@@ -265,6 +267,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
     noteWebhook: () => {
       lastWebhookAt = clock.now();
     },
+    webhooksHealthy: () => clock.now() - lastWebhookAt < WEBHOOK_HEALTHY_MS,
   };
 }
 

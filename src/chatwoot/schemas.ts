@@ -67,6 +67,9 @@ export const messageSchema = z.object({
     .record(z.string(), z.unknown())
     .nullish()
     .transform((value) => value ?? {}),
+  /** Who wrote it (the contact, for incoming messages). */
+  sender: z.object({ name: nullableString }).passthrough().nullish(),
+  attachments: z.array(z.object({ data_url: nullableString, file_type: nullableString }).passthrough()).nullish(),
 });
 export type Message = z.infer<typeof messageSchema>;
 export const messageListSchema = z.object({ payload: z.array(messageSchema) });

@@ -19,6 +19,7 @@ import type { Templates } from '../templates/templates-service.ts';
 import { type Alert, type Alerter, type AlertItem, createAlerter } from './alerts.ts';
 import { boltLogger } from './bolt-logger.ts';
 import type { Links } from './render.ts';
+import { createReplyPoller } from './reply-poller.ts';
 import { registerRetry } from './retry-action.ts';
 import { registerSendModal } from './send-modal.ts';
 import { slackCallFrom } from './slack-call.ts';
@@ -40,6 +41,8 @@ export class SlackStartError extends Error {
 export interface SlackTuning {
   readonly poster?: Partial<Omit<SlackPosterOptions, 'call' | 'clock' | 'logger'>>;
   readonly alertGroupWindowMs?: number;
+  /** How often conversations are read for customers' answers (default 60 s). */
+  readonly replyPollMs?: number;
   /** Socket Mode ping timeouts (ms); Bolt's defaults are 5 s (client) and 30 s (server). */
   readonly clientPingTimeoutMs?: number;
   readonly serverPingTimeoutMs?: number;
@@ -218,6 +221,23 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
     onFailed: (record, entry) => alerter.failed(record, entry),
   });
   const stopAudit = bridge.onChange((record, previous) => audit(logger, record, previous));
+  // Customers' answers, also without a webhook: conversations the bridge sent to are read for new incoming messages.
+  const replies = createReplyPoller({
+    client: bridge.client,
+    resolver: bridge.resolver,
+    reporter,
+    watches: store.namespace<unknown>('slack-reply-watches'),
+    clock,
+    logger,
+    webhooksHealthy: () => bridge.webhooksHealthy(),
+    ...(tuning.replyPollMs === undefined ? {} : { intervalMs: tuning.replyPollMs }),
+  });
+  const stopReplyWatch = bridge.onChange((record) => {
+    const conversationId = record.conversation?.id;
+    if (conversationId === undefined || record.content.kind === 'note') return;
+    const ids = record.parts.flatMap((part) => (part.messageId === undefined ? [] : [part.messageId]));
+    if (ids.length > 0) replies.watch(conversationId, Math.max(...ids));
+  });
 
   const names = new Map<string, { name: string; at: number }>();
   const userNames = async (ids: readonly string[]): Promise<Record<string, string>> => {
@@ -316,6 +336,7 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
       void deps.templates.catalogue
         .list({ lane: 'background' })
         .catch((error: unknown) => logger.warn({ err: error }, 'could not read the approved templates yet'));
+      await replies.start();
       const alerts = await alerter.resume();
       if (alerts > 0) logger.info({ failures: alerts }, 'posting failure alerts left from the last run');
       const resumed = await reporter.resume();
@@ -339,6 +360,8 @@ export async function createSlackApp(deps: SlackAppDeps): Promise<SlackApp> {
     },
     stop: async (timeoutMs = 5_000) => {
       stopAudit();
+      stopReplyWatch();
+      replies.stop();
       const timeout = new AbortController();
       await Promise.race([reporter.idle(), clock.sleep(timeoutMs, timeout.signal).catch(() => undefined)]);
       timeout.abort();

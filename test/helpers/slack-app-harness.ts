@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach } from 'vitest';
+import type { BridgeTuning } from '../../src/bridge.ts';
 import type { ExitCode } from '../../src/cli/exit-codes.ts';
 import { runCli } from '../../src/cli/run-cli.ts';
 import { templateValue } from '../../src/slack/send-modal.ts';
@@ -11,6 +12,7 @@ import {
   type FakeInbox,
   type FakeInboxInit,
   type FakeMessage,
+  type FakeWebhookRequest,
   type MessageTemplate,
   startFakeChatwoot,
 } from '../fakes/fake-chatwoot.ts';
@@ -37,6 +39,7 @@ import {
 export const FAST_SLACK: SlackTuning = {
   poster: { postIntervalMs: 30, postBurst: 1, updateIntervalMs: 30, updateBurst: 3, giveUpAfterMs: 3_000 },
   alertGroupWindowMs: 150,
+  replyPollMs: 100,
 };
 /** The fake's limits for FAST_SLACK: 40 posts/s per channel, 3,000 updates/min. */
 export const FAST_SLACK_LIMITS: Pick<FakeSlackOptions, 'postRate' | 'updateRate'> = {
@@ -50,9 +53,16 @@ export interface AppHarnessOptions {
   readonly slack?: FakeSlackOptions;
   readonly chatwoot?: FakeChatwootOptions;
   readonly slackTuning?: SlackTuning;
+  /**
+   * Overrides of the FAST bridge tuning, e.g. `{ statusFirstDelayMs: 60_000 }` so status re-reads (polling) stay out of
+   * the way and a test proves that webhooks alone moved a send.
+   */
+  readonly bridgeTuning?: BridgeTuning;
   /** Reuse fakes (a restart of the app against the same Slack and Chatwoot). */
   readonly fakes?: { slack: FakeSlack; chatwoot: FakeChatwoot; inbox: FakeInbox };
   readonly storeUrl?: string;
+  /** Listen on this port (a restart keeps the URL Chatwoot's webhook points at); default: a free one. */
+  readonly port?: number;
   /** Extra settings for the WhatsApp inbox the harness creates (its templates, its members). */
   readonly inbox?: Partial<FakeInboxInit>;
 }
@@ -141,7 +151,7 @@ export async function startAppHarness(options: AppHarnessOptions = {}): Promise<
       phoneNumber: '+14155550100',
       ...options.inbox,
     });
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const env: Record<string, string> = {
     CHATWOOT_BASE_URL: chatwoot.url,
     CHATWOOT_API_ACCESS_TOKEN: chatwoot.user.token,
@@ -174,7 +184,7 @@ export async function startAppHarness(options: AppHarnessOptions = {}): Promise<
       sleep: (ms, signal) => delay(Math.max(0, ms), undefined, signal === undefined ? undefined : { signal }),
     },
     waitForStop: () => stopSignal,
-    tuning: { bridge: FAST, slack: { ...FAST_SLACK, ...options.slackTuning } },
+    tuning: { bridge: { ...FAST, ...options.bridgeTuning }, slack: { ...FAST_SLACK, ...options.slackTuning } },
   });
   const url = `http://127.0.0.1:${port}`;
   let finished = false;
@@ -776,4 +786,56 @@ export async function changeForm(
     (record) => record.method === 'views.update' && record.id === init.viewId,
     `the form to be updated after ${init.actionId}`,
   );
+}
+
+// ---- Chatwoot's account webhook, pointed at the app.
+
+/** The secret the app is given (CHATWOOT_WEBHOOK_SECRET) and the fake Chatwoot signs with. */
+export const WEBHOOK_SECRET = 'whsec-e2e-3vJ8qL2mN5pR7tX9';
+
+/** Registers the app's `/chatwoot/webhook` in the fake Chatwoot (message events), signed with `secret`. */
+export function addAppWebhook(h: AppHarness, secret = WEBHOOK_SECRET): void {
+  h.chatwoot.addWebhook({
+    url: `${h.url}/chatwoot/webhook`,
+    subscriptions: ['message_created', 'message_updated'],
+    secret,
+  });
+}
+
+/** Sends a request the fake built (a replay or a forgery) to the app's webhook endpoint. */
+export async function postWebhook(
+  h: AppHarness,
+  request: FakeWebhookRequest,
+): Promise<{ status: number; body: Record<string, unknown> | undefined }> {
+  const response = await fetch(`${h.url}/chatwoot/webhook`, {
+    method: 'POST',
+    headers: request.headers,
+    body: request.body,
+  });
+  const raw = await response.text();
+  let body: Record<string, unknown> | undefined;
+  try {
+    body = raw === '' ? undefined : (JSON.parse(raw) as Record<string, unknown>);
+  } catch {
+    body = { raw };
+  }
+  return { status: response.status, body };
+}
+
+/** `/readyz` as JSON. */
+export async function readyz(h: AppHarness): Promise<Record<string, unknown>> {
+  const response = await fetch(`${h.url}/readyz`);
+  return (await response.json()) as Record<string, unknown>;
+}
+
+/**
+ * Every text the first reply of a thread (the send's status reply) showed, oldest first: as posted, then each edit.
+ */
+export function statusHistory(h: AppHarness, channel: string, rootTs: string): string[] {
+  const reply = h.slack.thread(channel, rootTs)[0];
+  if (reply === undefined) return [];
+  const posted = h.slack
+    .calls('chat.postMessage')
+    .find((call) => call.ok && call.args['channel'] === channel && call.args['thread_ts'] === rootTs);
+  return [String(posted?.args['text'] ?? reply.text), ...reply.edits.map((edit) => edit.text)];
 }

@@ -267,3 +267,23 @@ describe('files posted in a send’s thread', () => {
     expect(outgoing(h, conversationId)).toHaveLength(1);
   });
 });
+
+describe('customers’ answers without a webhook', () => {
+  test('are found by reading the conversation and posted in its thread once; the window opens again', async () => {
+    const h = await start();
+    const { conversationId } = h.customer({ name: 'Jane Doe' });
+    const rootTs = await threadWithSend(h, conversationId);
+    h.chatwoot.addIncomingMessage(conversationId, { content: 'Great, thanks! <3' });
+    const answer = await eventually(
+      () => h.slack.thread(CHANNEL, rootTs).find((message) => message.text.includes('answered on WhatsApp')),
+      'the answer in the thread',
+    );
+    expect(answer.text).toContain('*Jane Doe* answered on WhatsApp');
+    expect(answer.text).toContain('> Great, thanks! &lt;3');
+    // Another look later must not post it again.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(
+      h.slack.thread(CHANNEL, rootTs).filter((message) => message.text.includes('answered on WhatsApp')),
+    ).toHaveLength(1);
+  });
+});
