@@ -11,6 +11,7 @@ import type { ConversationReference } from '../conversations/reference/parse-ref
 import { maskPhone } from '../conversations/reference/phone.ts';
 import type { ResolvedConversation } from '../conversations/resolve-conversation.ts';
 import { ResolveError } from '../conversations/resolve-error.ts';
+import { checkMedia } from '../delivery/media.ts';
 import type { SendContent } from '../delivery/send-record.ts';
 import type { Logger } from '../shared/logger.ts';
 import { fillTeamTemplate, type TeamTemplate } from '../templates/team-templates.ts';
@@ -58,6 +59,13 @@ export interface ModalMetadata {
   readonly conversation?: { readonly value: string; readonly label: string };
   readonly kind?: Kind;
   readonly text?: string;
+  /** The message shortcut's message had files: each goes as its own WhatsApp message (the text as first caption). */
+  readonly files?: ReadonlyArray<{
+    readonly name: string;
+    readonly mimetype: string;
+    readonly size: number;
+    readonly url: string;
+  }>;
   /** Set once the first view is shown (for the loading view). */
   readonly loaded?: boolean;
 }
@@ -280,6 +288,19 @@ export function buildSendView(input: {
   if (input.notice !== undefined) {
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: input.notice.slice(0, 2000) }] });
   }
+  if (metadata.files !== undefined && metadata.files.length > 0 && kind === 'text') {
+    blocks.push({
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: `:paperclip: Sent with it, one WhatsApp message each (the text as the first one's caption): ${metadata.files
+            .map((file) => escapeMrkdwn(file.name))
+            .join(', ')}`.slice(0, 2000),
+        },
+      ],
+    });
+  }
   if (metadata.thread !== undefined) {
     blocks.push({
       type: 'context',
@@ -369,10 +390,11 @@ function compose(
   state: FormState,
   templates: readonly WhatsAppTemplate[],
   teamTemplates: readonly TeamTemplate[],
+  hasFiles = false,
 ): Composed {
   if (state.kind === 'text') {
     const text = (state.text ?? '').trim();
-    if (text === '') return { ok: false, errors: { [B.text]: 'Write the message.' } };
+    if (text === '' && !hasFiles) return { ok: false, errors: { [B.text]: 'Write the message.' } };
     const escaped = escapeForSlack(state.text ?? '');
     return {
       ok: true,
@@ -494,6 +516,20 @@ export function registerSendModal(
     if (shortcut.type !== 'message_action') return;
     const message = shortcut.message;
     const text = typeof message.text === 'string' ? message.text : '';
+    const files = ((message['files'] as Array<Record<string, unknown>> | undefined) ?? [])
+      .slice(0, 5)
+      .flatMap((file) =>
+        typeof file['url_private_download'] === 'string' && typeof file['name'] === 'string'
+          ? [
+              {
+                name: file['name'],
+                mimetype: typeof file['mimetype'] === 'string' ? file['mimetype'] : 'application/octet-stream',
+                size: typeof file['size'] === 'number' ? file['size'] : 0,
+                url: file['url_private_download'],
+              },
+            ]
+          : [],
+      );
     const ids = mentionIds(text).users;
     const names = ids.length === 0 ? {} : await deps.userNames(ids);
     await open(shortcut.trigger_id, {
@@ -501,6 +537,7 @@ export function registerSendModal(
       responseUrl: shortcut.response_url,
       // What WhatsApp would show, as the core converts it: readable in a plain text field.
       text: slackToCommonMark(text, { names: { user: (id) => names[id] } }).whatsapp,
+      ...(files.length === 0 ? {} : { files }),
     });
   });
 
@@ -660,24 +697,63 @@ export function registerSendModal(
       });
       return;
     }
-    const composed = compose(state, loaded.templates, teamTemplates);
+    const files = state.kind === 'text' ? (metadata.files ?? []) : [];
+    const composed = compose(state, loaded.templates, teamTemplates, files.length > 0);
     if (!composed.ok || problem !== undefined) {
       await errors({ ...(composed.ok ? {} : composed.errors), ...problem });
       return;
     }
+    // The message's files, each its own WhatsApp message, the text as the first one's caption: all checked first.
+    const contents: SendContent[] = [];
+    const refused: string[] = [];
+    for (const [index, file] of files.entries()) {
+      const caption = composed.content.kind === 'text' && index === 0 ? composed.content.text : '';
+      const content: SendContent = {
+        kind: 'file',
+        fileName: file.name,
+        mimeType: file.mimetype,
+        size: file.size,
+        source: file.url,
+        ...(caption.trim() === '' ? {} : { caption }),
+      };
+      const media = checkMedia(content);
+      if (!media.ok) refused.push(media.message);
+      contents.push(content);
+    }
+    if (refused.length > 0) {
+      await errors({ [B.text]: `Nothing was sent: ${refused.join(' ')}`.slice(0, 150) });
+      return;
+    }
+    if (contents.length === 0) contents.push(composed.content);
     try {
-      const { record, duplicate } = await bridge.submit({
-        idempotencyKey: ENTRY_POINTS.modalSubmission.key(view),
-        reference,
-        content: composed.content,
-        requestedBy: {
-          via: ENTRY_POINTS.modalSubmission.via,
-          userId,
-          ...(resultChannel === undefined ? {} : { channelId: resultChannel }),
-        },
-      });
+      const submitted = [];
+      for (const [index, content] of contents.entries()) {
+        submitted.push(
+          await bridge.submit({
+            idempotencyKey: `${ENTRY_POINTS.modalSubmission.key(view)}${index === 0 ? '' : `:file:${index}`}`,
+            reference,
+            content,
+            requestedBy: {
+              via: ENTRY_POINTS.modalSubmission.via,
+              userId,
+              ...(resultChannel === undefined ? {} : { channelId: resultChannel }),
+            },
+          }),
+        );
+      }
       await ack();
-      if (duplicate) return;
+      const [first] = submitted;
+      if (first === undefined || first.duplicate) return;
+      const { record } = first;
+      if (metadata.thread !== undefined) {
+        for (const extra of submitted.slice(1)) {
+          await reporter.openUnder(
+            extra.record,
+            { channel: metadata.thread.channel, threadTs: metadata.thread.ts, userId },
+            `<@${userId}> → WhatsApp: `,
+          );
+        }
+      }
       if (metadata.retryOf !== undefined) {
         const original = await reporter.get(metadata.retryOf.sendId);
         if (original?.rootTs !== undefined) {

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { replyIntent } from '../../src/slack/thread-replies.ts';
 import { SLACK_DEFAULTS } from '../fakes/fake-slack.ts';
-import { type AppHarness, appHarnesses, eventually } from '../helpers/slack-app-harness.ts';
+import {
+  type AppHarness,
+  appHarnesses,
+  eventually,
+  formState,
+  formSubmission,
+  formText,
+  messageShortcut,
+  nextView,
+} from '../helpers/slack-app-harness.ts';
 import { postSigned } from '../helpers/slack-requests.ts';
 
 const start = appHarnesses();
@@ -285,5 +294,52 @@ describe('customers’ answers without a webhook', () => {
     expect(
       h.slack.thread(CHANNEL, rootTs).filter((message) => message.text.includes('answered on WhatsApp')),
     ).toHaveLength(1);
+  });
+});
+
+describe('the "Send to WhatsApp" shortcut on a message with a file', () => {
+  test('sends the file too, the text as its caption, and reports in that message’s thread', async () => {
+    const h = await start();
+    const { conversationId } = h.customer({ name: 'Jane Doe' });
+    const file = h.slack.addFile({
+      name: 'quote.pdf',
+      mimetype: 'application/pdf',
+      bytes: new Uint8Array(Buffer.from('%PDF-1.4 quote')),
+    });
+    const ts = h.slack.addMessage({ channel: CHANNEL, text: 'Here is the quote', user: USER });
+    const payload = messageShortcut({
+      channel: { id: CHANNEL, name: SLACK_DEFAULTS.channel.name },
+      message: { ts, text: 'Here is the quote' },
+      responseUrl: h.slack.responseUrl(),
+    }) as { message: Record<string, unknown> };
+    payload.message['files'] = [file];
+    const before = h.slack.views().length;
+    await h.interactive(payload);
+    const opened = await nextView(h, before, (record) => record.method === 'views.open', 'the form');
+    const loaded = await nextView(
+      h,
+      before,
+      (record) => record.method === 'views.update' && record.id === opened.id,
+      'the loaded form',
+    );
+    expect(formText(loaded)).toContain('quote.pdf');
+    const answer = await h.interactive(
+      formSubmission({
+        view: loaded,
+        values: formState({ conversation: `c:${conversationId}`, kind: 'text', text: 'Here is the quote' }),
+      }),
+    );
+    expect(answer.body).toBeUndefined();
+    const sent = await eventually(
+      () => outgoing(h, conversationId).find((message) => message.attachments.length === 1),
+      'the file in Chatwoot',
+    );
+    expect(sent.content).toBe('Here is the quote');
+    expect(outgoing(h, conversationId)).toHaveLength(1);
+    await eventually(
+      () =>
+        h.slack.thread(CHANNEL, ts).some((message) => /Sent|Delivered|Read/.test(message.text)) ? true : undefined,
+      'the status under the message',
+    );
   });
 });
