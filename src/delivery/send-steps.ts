@@ -16,6 +16,7 @@ import {
   type Failure,
   isAccepted,
   isNote,
+  laterState,
   type PartRecord,
   referenceOf,
   type SendContent,
@@ -245,7 +246,8 @@ export function createSendSteps(options: SendStepsOptions): SendSteps {
           const { inFlightSince: _inFlight, ...settled } = part;
           return {
             ...settled,
-            state: message.source_id === undefined ? 'accepted' : 'sent',
+            // A webhook may already have reported a later state for it.
+            state: laterState(part.state, message.source_id === undefined ? 'accepted' : 'sent'),
             messageId: message.id,
             ...(message.source_id === undefined ? {} : { whatsappId: message.source_id, sentAt: at }),
             acceptedAt: at,

@@ -153,15 +153,27 @@ export function createStatusTracker(options: StatusTrackerOptions): StatusTracke
     }
   };
 
-  const applyStatuses = (record: SendRecord, byId: Map<number, Message>): Promise<SendRecord> =>
+  const applyStatuses = (
+    record: SendRecord,
+    byId: Map<number, Message>,
+    adopt?: { index: number; id: number },
+  ): Promise<SendRecord> =>
     repository.update(record.id, (current) => {
       let failure = current.failure;
       let failedPart = current.failedPart;
       let changed = false;
       const at = clock.now();
-      const parts = current.parts.map((part): PartRecord => {
+      const parts = current.parts.map((original): PartRecord => {
+        const adopted = adopt !== undefined && original.messageId === undefined && original.index === adopt.index;
+        const part: PartRecord = adopted
+          ? (() => {
+              const { inFlightSince: _inFlight, ...settled } = original;
+              return { ...settled, messageId: adopt.id, acceptedAt: at };
+            })()
+          : original;
         const message = part.messageId === undefined ? undefined : byId.get(part.messageId);
         if (message === undefined) return part;
+        if (adopted) changed = true;
         const observed = observedState(message);
         const next = laterState(part.state, observed);
         if (next === part.state) return part;
@@ -216,8 +228,16 @@ export function createStatusTracker(options: StatusTrackerOptions): StatusTracke
       const marker = markerOf(message);
       if (marker === undefined) return undefined;
       const record = await repository.get(marker.sendId);
-      if (record === undefined || !record.parts.some((part) => part.messageId === message.id)) return undefined;
-      const changed = await applyStatuses(record, new Map([[message.id, message]]));
+      const part = record?.parts.find(
+        (candidate) =>
+          candidate.messageId === message.id || (candidate.messageId === undefined && candidate.index === marker.part),
+      );
+      if (record === undefined || part === undefined) return undefined;
+      // The webhook can beat Chatwoot's answer to the send itself: the part learns its message id from it.
+      const changed = await applyStatuses(record, new Map([[message.id, message]]), {
+        index: part.index,
+        id: message.id,
+      });
       const conversationId = changed.conversation?.id;
       const entry = conversationId === undefined ? undefined : watched.get(conversationId);
       if (entry !== undefined && (!changed.parts.some(awaiting) || changed.state === 'failed')) {
