@@ -118,6 +118,8 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
     // Synchronously, so the latest record always wins; the thread entry itself may need a store read.
     latest.set(record.id, record);
     if (entries.has(record.id) || running.has(record.id)) {
+      // Answers must find this thread as soon as it is in Slack, not after edits queued behind Slack's pace.
+      void noteLatest(record.id);
       void schedule(record.id);
       return;
     }
@@ -160,13 +162,7 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
         } catch (error) {
           logger.error({ err: error, sendId }, 'could not update the Slack thread');
         }
-        const entry = entries.get(sendId);
-        const record = latest.get(sendId);
-        if (entry !== undefined && record !== undefined && entry.statusTs !== undefined) {
-          await noteConversationThread(entry, record).catch((error: unknown) =>
-            logger.warn({ err: error, sendId }, 'could not remember the conversation’s thread'),
-          );
-        }
+        await noteLatest(sendId);
         // A failure is alerted even when its thread could not be posted (the alert is then the only report).
         await alertIfFailed(sendId).catch((error: unknown) =>
           logger.error({ err: error, sendId }, 'could not raise the failure alert'),
@@ -201,6 +197,7 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
           { priority: 1 },
         );
         entry = await save({ ...entry, channel: at.channel, rootTs: at.ts, rootRendered: posted });
+        await noteLatest(sendId);
       } catch (error) {
         entry = await cannotPost(entry, error);
         if (entry.gaveUp === undefined) dirty.add(sendId);
@@ -284,6 +281,16 @@ export function createThreadReporter(options: ThreadReporterOptions): ThreadRepo
       key,
       { channel: entry.channel, rootTs: entry.rootTs, sendId: entry.sendId, at: entry.createdAt },
       THREAD_TTL_MS,
+    );
+  };
+
+  /** Remembers the send's thread as its conversation's latest, once both are known; never fails a sync. */
+  const noteLatest = async (sendId: string): Promise<void> => {
+    const entry = entries.get(sendId);
+    const record = latest.get(sendId);
+    if (entry === undefined || record === undefined) return;
+    await noteConversationThread(entry, record).catch((error: unknown) =>
+      logger.warn({ err: error, sendId }, 'could not remember the conversation’s thread'),
     );
   };
 
