@@ -1,11 +1,9 @@
+import { escapeMrkdwn } from '../compose/slack-escape.ts';
 import { describeRecipient, describeState } from '../delivery/describe-send.ts';
 import type { SendRecord } from '../delivery/send-record.ts';
 import type { SlackMessage } from './slack-poster.ts';
 
-/** Slack's mrkdwn needs only these three escaped; names and reasons from Chatwoot go through it. */
-export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
+export { escapeMrkdwn };
 
 export interface Links {
   /** The conversation in Chatwoot's dashboard. */

@@ -395,7 +395,8 @@ function compose(
   if (state.kind === 'text') {
     const text = (state.text ?? '').trim();
     if (text === '' && !hasFiles) return { ok: false, errors: { [B.text]: 'Write the message.' } };
-    const escaped = escapeForSlack(state.text ?? '');
+    // Text from a plain input arrives unescaped; the core reads Slack's escaped form.
+    const escaped = escapeMrkdwn(state.text ?? '');
     return {
       ok: true,
       content: { kind: 'text', text: escaped },
@@ -439,11 +440,6 @@ function quote(text: string): string {
     .split('\n')
     .map((line) => `> ${line}`)
     .join('\n');
-}
-
-/** Text from a plain input arrives unescaped; the core reads Slack's escaped form. */
-export function escapeForSlack(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /**

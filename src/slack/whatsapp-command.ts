@@ -27,7 +27,7 @@ import {
 } from '../templates/whatsapp-templates.ts';
 import { checkPermission, ENTRY_POINTS } from './entry-points.ts';
 import { escapeMrkdwn, HELP_TEXT, usageMessage } from './render.ts';
-import { parseTemplateArgs } from './template-args.ts';
+import { parseTemplateArgs, plainSlackText } from './template-args.ts';
 import type { ThreadReporter } from './thread-reporter.ts';
 
 /** The slash command's fields we use (Bolt's `SlashCommand`). */
@@ -279,7 +279,7 @@ export function createWhatsAppCommand(deps: CommandDeps) {
       await ack(ephemeral(`Usage: \`${command.command} find <phone|name|email>\` (at least 2 characters).`));
       return;
     }
-    const read = readFindQuery(unescapeSlack(query), config);
+    const read = readFindQuery(plainSlackText(query), config);
     if (!read.ok) {
       await ack(ephemeral(read.problem.message));
       return;
@@ -382,17 +382,6 @@ export function createWhatsAppCommand(deps: CommandDeps) {
 
 function describeTarget(reference: ConversationReference): string {
   return reference.kind === 'phone' ? maskPhone(reference.e164) : `conversation #${reference.conversationId}`;
-}
-
-/** Slack escapes `&`, `<` and `>` in command text; a search wants the characters themselves. */
-function unescapeSlack(text: string): string {
-  return text
-    .replace(/<mailto:[^|>]*\|([^>]*)>/g, '$1')
-    .replace(/<tel:[^|>]*\|([^>]*)>/g, '$1')
-    .replace(/<(?:mailto:|tel:)([^|>]*)>/g, '$1')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
 }
 
 function messageState(status: string | null | undefined, attributes: Record<string, unknown>): string {

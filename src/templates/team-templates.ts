@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Document, isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { escapeMrkdwn } from '../compose/slack-escape.ts';
 
 /**
  * The team's text snippets (templates.yml): named texts in Slack mrkdwn with `{{variable}}` placeholders, for
@@ -318,10 +319,7 @@ export async function loadTeamTemplates(path: string): Promise<TeamTemplatesResu
   return parseTeamTemplates(source, path);
 }
 
-/** Slack mrkdwn's three control characters, so a value is shown as written and never becomes a mention or link. */
-export function escapeMrkdwn(value: string): string {
-  return value.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
-}
+export { escapeMrkdwn };
 
 /** Fills every placeholder with its value (escaped for Slack mrkdwn), or names every missing or unknown value. */
 export function fillTeamTemplate(
